@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sluiced: the node agent. One struct agent holds everything; one mutex
+ * (lock) guards the pool, the endpoints, the datapath maps and the
+ * checkpoint, so every change is applied, persisted and answered in one
+ * critical section. Cloud calls happen outside it, in the pool controller
+ * thread; a CNI ADD that finds the pool empty waits for the controller
+ * (pool_cond) instead of calling the cloud itself.
+ */
+#ifndef SLUICE_AGENT_H
+#define SLUICE_AGENT_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "cloud/provider.h"
+#include "endpoints/endpoint.h"
+#include "ipam/pool.h"
+#include "k8s/dir_source.h"
+#include "k8s/store.h"
+#include "loader/loader.h"
+#include "maps/maps.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+struct agent_config {
+	char node[CLOUD_ID_LEN];
+	char pin_dir[PATH_MAX];
+	char socket_path[PATH_MAX];
+	unsigned socket_mode;
+	char state_dir[PATH_MAX];
+	char provider[32];
+	char sim_state[PATH_MAX];
+	char k8s_source[PATH_MAX]; /* "dir:PATH" or "" */
+	unsigned warm_ip_target;
+	unsigned add_wait_ms;     /* how long an ADD waits for the pool to refill */
+	unsigned eni_mtu;
+	bool replace_maps;
+	bool drop_events;
+};
+
+struct agent {
+	struct agent_config cfg;
+	char checkpoint_path[PATH_MAX];
+
+	pthread_mutex_t lock;
+	struct ipam ipam;
+	struct endpoint *endpoints;
+	size_t n_endpoints, cap_endpoints;
+	bool ready;
+
+	struct loader *loader;
+	struct sl_maps maps;
+	struct cloud_provider *cloud;
+	struct k8s_store *store;
+	struct k8s_dir_source *k8s_dir;
+	pthread_t k8s_thread;
+	bool k8s_running;
+
+	/* Pool controller: waits on pool_cond for work, ADDs wait on it for IPs. */
+	pthread_t pool_thread;
+	pthread_cond_t pool_cond;
+	unsigned pool_waiters; /* ADDs waiting for an IP */
+	unsigned pool_gen;     /* bumped after every controller pass */
+	bool pool_stuck;       /* short of IPs and no cloud call can help now */
+	char last_cloud_error[256];
+	bool stopping;
+};
+
+/* main.c */
+int agent_parse_args(int argc, char **argv, struct agent_config *cfg);
+
+/* state.c: endpoints array and the checkpoint (lock held) */
+struct endpoint *agent_endpoint_find(struct agent *a, const struct ipam_owner *key);
+int agent_endpoint_add(struct agent *a, const struct endpoint *ep);
+void agent_endpoint_remove(struct agent *a, const struct endpoint *ep);
+int agent_checkpoint(struct agent *a);
+int agent_map_endpoint(struct agent *a, const struct endpoint *ep);
+int agent_map_ip(struct agent *a, const struct sl_ip *ip, const struct sl_endpoint_info *info);
+int agent_unmap_endpoint(struct agent *a, const struct sl_ip *ip);
+
+/* reconcile.c */
+int agent_reconcile(struct agent *a);
+int agent_adopt_eni(struct agent *a, struct ipam_iface *iface);
+int agent_sync_host_addresses(struct agent *a);
+
+/* pool.c: the warm-pool controller */
+int agent_pool_start(struct agent *a);
+void agent_pool_stop(struct agent *a);
+void agent_pool_kick(struct agent *a); /* lock held */
+/* Waits (lock held) until an IP can be allocated or the pool is stuck. */
+int agent_pool_wait_for_ip(struct agent *a);
+
+/* k8s.c: the object source (dir:PATH), watched by its own thread */
+int agent_k8s_start(struct agent *a);
+void agent_k8s_stop(struct agent *a);
+
+/* cni.c: POST /v1/cni; returns the response body (never NULL) */
+json_t *agent_cni(struct agent *a, json_t *req);
+
+/* views.c: GET bodies */
+json_t *agent_view_status(struct agent *a);
+json_t *agent_view_endpoints(struct agent *a);
+json_t *agent_view_ipam(struct agent *a);
+char *agent_view_metrics(struct agent *a);
+
+/* http.c */
+struct agent_http;
+int agent_http_start(struct agent *a, struct agent_http **out);
+void agent_http_stop(struct agent_http *h);
+
+#endif /* SLUICE_AGENT_H */

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * sluiced: the Sluice node agent. Opens (or creates) the pinned datapath,
+ * reconciles it with its checkpoint and the cloud, keeps the IP warm pool,
+ * and serves the CNI plugin and sluicectl on a unix socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "cloud/sim.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "pins.h"
+
+static const char usage_text[] =
+	"usage: sluiced [options]\n"
+	"  --node NAME             node (cloud instance) name [hostname]\n"
+	"  --pin-dir DIR           bpffs directory of the maps and programs [" SL_PIN_DIR_DEFAULT "]\n"
+	"  --socket PATH           API socket [/run/sluice/sluiced.sock]\n"
+	"  --socket-mode MODE      octal mode of the socket [0600]\n"
+	"  --state-dir DIR         checkpoint directory [/var/lib/sluice]\n"
+	"  --provider NAME         cloud provider: sim [sim]\n"
+	"  --sim-state PATH        sim: the VPC's state file\n"
+	"  --k8s-source SRC        dir:PATH (manifests of Pods/Namespaces), or none\n"
+	"  --warm-ip-target N      free IPs to keep ready [4]\n"
+	"  --add-wait-ms N         how long an ADD waits for the pool to refill [10000]\n"
+	"  --eni-mtu N             MTU of cloud interfaces and pods [1500]\n"
+	"  --replace-maps          recreate pinned maps of another layout version (drops state!)\n"
+	"  --no-drop-events        do not emit drop events to the ring buffer\n"
+	"  --log-level LEVEL       error, warn, info, debug [info]\n"
+	"  --log-format FORMAT     json or text [json]\n"
+	"  --version, --help\n";
+
+static int parse_uint(const char *s, unsigned base, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, (int)base);
+	if (errno || *end || !*s || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int copy_opt(char *dst, size_t len, const char *src, const char *name)
+{
+	if (strlen(src) >= len) {
+		fprintf(stderr, "sluiced: %s is too long\n", name);
+		return -EINVAL;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
+{
+	enum { O_NODE = 256, O_PIN, O_SOCK, O_MODE, O_STATE, O_PROV, O_SIM, O_K8S, O_WARM, O_WAIT,
+	       O_MTU, O_REPLACE, O_NOEV, O_LEVEL, O_FORMAT, O_VERSION, O_HELP };
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, O_NODE },
+		{ "pin-dir", required_argument, NULL, O_PIN },
+		{ "socket", required_argument, NULL, O_SOCK },
+		{ "socket-mode", required_argument, NULL, O_MODE },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "provider", required_argument, NULL, O_PROV },
+		{ "sim-state", required_argument, NULL, O_SIM },
+		{ "k8s-source", required_argument, NULL, O_K8S },
+		{ "warm-ip-target", required_argument, NULL, O_WARM },
+		{ "add-wait-ms", required_argument, NULL, O_WAIT },
+		{ "eni-mtu", required_argument, NULL, O_MTU },
+		{ "replace-maps", no_argument, NULL, O_REPLACE },
+		{ "no-drop-events", no_argument, NULL, O_NOEV },
+		{ "log-level", required_argument, NULL, O_LEVEL },
+		{ "log-format", required_argument, NULL, O_FORMAT },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 },
+	};
+	enum log_level level = LOG_INFO;
+	enum log_format format = LOG_FORMAT_JSON;
+	int opt, idx = 0, err = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (gethostname(cfg->node, sizeof(cfg->node) - 1))
+		strcpy(cfg->node, "node");
+	strcpy(cfg->pin_dir, SL_PIN_DIR_DEFAULT);
+	strcpy(cfg->socket_path, "/run/sluice/sluiced.sock");
+	cfg->socket_mode = 0600;
+	strcpy(cfg->state_dir, "/var/lib/sluice");
+	strcpy(cfg->provider, "sim");
+	cfg->warm_ip_target = 4;
+	cfg->add_wait_ms = 10000;
+	cfg->eni_mtu = 1500;
+	cfg->drop_events = true;
+
+	opterr = 0;
+	while (!err && (opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		switch (opt) {
+		case O_NODE: err = copy_opt(cfg->node, sizeof(cfg->node), optarg, "--node"); break;
+		case O_PIN: err = copy_opt(cfg->pin_dir, sizeof(cfg->pin_dir), optarg, "--pin-dir"); break;
+		case O_SOCK: err = copy_opt(cfg->socket_path, sizeof(cfg->socket_path), optarg, "--socket"); break;
+		case O_MODE: err = parse_uint(optarg, 8, 0777, &cfg->socket_mode); break;
+		case O_STATE: err = copy_opt(cfg->state_dir, sizeof(cfg->state_dir), optarg, "--state-dir"); break;
+		case O_PROV: err = copy_opt(cfg->provider, sizeof(cfg->provider), optarg, "--provider"); break;
+		case O_SIM: err = copy_opt(cfg->sim_state, sizeof(cfg->sim_state), optarg, "--sim-state"); break;
+		case O_K8S: err = copy_opt(cfg->k8s_source, sizeof(cfg->k8s_source), optarg, "--k8s-source"); break;
+		case O_WARM: err = parse_uint(optarg, 10, 4096, &cfg->warm_ip_target); break;
+		case O_WAIT: err = parse_uint(optarg, 10, 600000, &cfg->add_wait_ms); break;
+		case O_MTU: err = parse_uint(optarg, 10, 65535, &cfg->eni_mtu); break;
+		case O_REPLACE: cfg->replace_maps = true; break;
+		case O_NOEV: cfg->drop_events = false; break;
+		case O_LEVEL: err = log_level_parse(optarg, &level); break;
+		case O_FORMAT:
+			if (!strcmp(optarg, "json"))
+				format = LOG_FORMAT_JSON;
+			else if (!strcmp(optarg, "text"))
+				format = LOG_FORMAT_TEXT;
+			else
+				err = -EINVAL;
+			break;
+		case O_VERSION: printf("sluiced %s\n", SLUICE_VERSION); return 1;
+		case O_HELP: fputs(usage_text, stdout); return 1;
+		default:
+			fprintf(stderr, "sluiced: unknown option %s\n%s", argv[optind - 1], usage_text);
+			return -EINVAL;
+		}
+		if (err)
+			fprintf(stderr, "sluiced: invalid value '%s' for --%s\n", optarg, opts[idx].name);
+	}
+	if (!err && optind < argc) {
+		fprintf(stderr, "sluiced: unexpected argument '%s'\n", argv[optind]);
+		err = -EINVAL;
+	}
+	if (!err && cfg->eni_mtu < 576) {
+		fprintf(stderr, "sluiced: --eni-mtu must be at least 576\n");
+		err = -EINVAL;
+	}
+	if (!err && strcmp(cfg->provider, "sim") != 0) {
+		fprintf(stderr, "sluiced: provider '%s' is not available (sim is)\n", cfg->provider);
+		err = -EINVAL;
+	}
+	if (!err && !strcmp(cfg->provider, "sim") && !cfg->sim_state[0]) {
+		fprintf(stderr, "sluiced: --provider sim needs --sim-state PATH\n");
+		err = -EINVAL;
+	}
+	if (!err && cfg->k8s_source[0] && strncmp(cfg->k8s_source, "dir:", 4) != 0 &&
+	    strcmp(cfg->k8s_source, "none") != 0) {
+		fprintf(stderr, "sluiced: --k8s-source must be dir:PATH or none\n");
+		err = -EINVAL;
+	}
+	log_init("sluiced", level, format, stderr);
+	return err;
+}
+
+static int run(struct agent *a)
+{
+	struct loader_opts lopts = {
+		.pin_dir = a->cfg.pin_dir,
+		.replace_incompatible = a->cfg.replace_maps,
+		.drop_events = a->cfg.drop_events,
+	};
+	struct agent_http *http = NULL;
+	sigset_t sigs;
+	int err, sig;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits it */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (snprintf(a->checkpoint_path, sizeof(a->checkpoint_path), "%s/checkpoint.json", a->cfg.state_dir) >=
+	    (int)sizeof(a->checkpoint_path)) {
+		pr_err("--state-dir %s is too long", a->cfg.state_dir);
+		return -ENAMETOOLONG;
+	}
+	err = fs_mkdir_p(a->cfg.state_dir, 0700);
+	if (err) {
+		pr_err("create state dir %s: %s", a->cfg.state_dir, strerror(-err));
+		return err;
+	}
+	loader_route_libbpf_log();
+	err = loader_open(&lopts, &a->loader);
+	if (err)
+		return err;
+	err = maps_open(a->cfg.pin_dir, &a->maps);
+	if (err) {
+		pr_err("open pinned maps in %s: %s", a->cfg.pin_dir, strerror(-err));
+		goto out;
+	}
+	err = sim_provider_create(a->cfg.sim_state, a->cfg.node, &a->cloud);
+	if (!err)
+		err = agent_k8s_start(a);
+	if (!err)
+		err = agent_pool_start(a);
+	if (err)
+		goto out;
+	err = agent_http_start(a, &http);
+	if (err)
+		goto stop_pool;
+
+	pthread_mutex_lock(&a->lock);
+	err = agent_reconcile(a);
+	if (!err)
+		a->ready = true;
+	agent_pool_kick(a);
+	pthread_mutex_unlock(&a->lock);
+	if (err) {
+		pr_err("start-up reconcile failed: %s", strerror(-err));
+		goto stop_http;
+	}
+	pr_info("node %s ready (pins %s)", a->cfg.node, a->cfg.pin_dir);
+
+	while (sigwait(&sigs, &sig) == 0 && sig != SIGTERM && sig != SIGINT)
+		;
+	pr_info("signal %d: stopping (the datapath keeps running)", sig);
+stop_http:
+	agent_http_stop(http);
+stop_pool:
+	agent_pool_stop(a);
+out:
+	if (a->cloud)
+		a->cloud->ops->destroy(a->cloud);
+	agent_k8s_stop(a);
+	maps_close(&a->maps);
+	loader_close(a->loader);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent agent = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	int err;
+
+	err = agent_parse_args(argc, argv, &agent.cfg);
+	if (err)
+		return err > 0 ? 0 : 2;
+	ipam_init(&agent.ipam, agent.cfg.warm_ip_target);
+	err = run(&agent);
+	ipam_free(&agent.ipam);
+	free(agent.endpoints);
+	return err ? 1 : 0;
+}
