@@ -387,11 +387,17 @@ static bool attachment_valid(json_t *valid, const struct ipam_owner *key)
 /* GC: every attachment the runtime no longer lists goes, as if DELeted. */
 static json_t *cni_gc(struct agent *a, struct cni_req *r)
 {
+	/* libcni sends the list under both names (cni#1101). */
 	json_t *valid = json_object_get(r->config, "cni.dev/valid-attachments");
+
+	if (!valid)
+		valid = json_object_get(r->config, "cni.dev/attachments");
 	unsigned removed = 0;
 	int err = 0;
 
-	if (valid && !json_is_array(valid))
+	if (!valid) /* no list: nothing is known to be stale, remove nothing */
+		return cni_ok(NULL);
+	if (!json_is_array(valid))
 		return cni_error(CNI_ERR_CONFIG, "invalid network configuration",
 				 "cni.dev/valid-attachments must be a list");
 	pthread_mutex_lock(&a->lock);
