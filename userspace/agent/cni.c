@@ -226,9 +226,9 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 			err = ipam_alloc(&a->ipam, &ep.key, &slot, &iface);
 	}
 	if (err) {
-		json_t *res = cni_errorf(CNI_ERR_TRY_AGAIN, "no IP address available on this node",
-					 "%s%s", a->pool_stuck ? "interface and IP limits reached; " : "",
-					 a->last_cloud_error);
+		json_t *res = cni_errorf(CNI_ERR_TRY_AGAIN, "no IP address available on this node", "%s%s%s",
+					 a->pool_stuck ? "interface and IP limits reached" : "the pool is refilling",
+					 a->last_cloud_error[0] ? "; last cloud error: " : "", a->last_cloud_error);
 		pthread_mutex_unlock(&a->lock);
 		return res;
 	}

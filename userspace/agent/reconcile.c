@@ -33,6 +33,7 @@ static void sleep_ms(unsigned ms)
  * program. The instance's primary NIC never comes here. */
 int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 {
+	struct sl_endpoint_info host = { .flags = SL_EP_F_HOST };
 	struct sl_eni_info info = { 0 };
 	struct sl_prefix primary = { .ip = iface->primary_ip };
 	struct nl_sock *nl = NULL;
@@ -93,6 +94,12 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 	err = maps_eni_set(&a->maps, (__u32)l.ifindex, &info);
 	if (err) {
 		pr_err("adopt %s: map ENI %s: %s", iface->id, l.name, strerror(-err));
+		goto out;
+	}
+	/* The ENI's own address is the node's: to the stack, not an ENI. */
+	err = agent_map_ip(a, &iface->primary_ip, &host);
+	if (err) {
+		pr_err("adopt %s: map host address: %s", iface->id, strerror(-err));
 		goto out;
 	}
 	iface->ifindex = l.ifindex;

@@ -174,6 +174,7 @@ int cmd_map(int argc, char **argv)
 
 struct monitor_state {
 	long remaining; /* -1: unlimited */
+	bool skipping;  /* draining events from before we started */
 };
 
 static int on_drop(const struct sl_drop_event *ev, void *arg)
@@ -182,6 +183,8 @@ static int on_drop(const struct sl_drop_event *ev, void *arg)
 	char src[SL_IP_STRLEN] = "-", dst[SL_IP_STRLEN] = "-";
 	struct sl_ip a;
 
+	if (st->skipping)
+		return 0;
 	if (ev->family) {
 		sl_ip_from_raw(&a, ev->family, ev->src);
 		sl_ip_fmt(&a, src);
@@ -238,6 +241,11 @@ int cmd_monitor(int argc, char **argv)
 		maps_close(&m);
 		return ctl_error(err, "open the drop event ring buffer: %s", strerror(-err));
 	}
+	/* The ring buffer keeps what nobody consumed, possibly from long ago:
+	 * show what happens from now on. */
+	st.skipping = true;
+	maps_events_poll(ev, 0);
+	st.skipping = false;
 	if (!ctl.json)
 		fprintf(stderr, "listening for drop events in %s (Ctrl-C to stop)\n", ctl.pin_dir);
 	clock_gettime(CLOCK_MONOTONIC, &start);

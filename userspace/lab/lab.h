@@ -60,7 +60,9 @@ int lab_status(const char *name, json_t **out);
 /* Agents */
 int lab_agent_start(const char *name, const char *node);
 int lab_agent_stop(const char *name, const char *node, int sig); /* SIGTERM or SIGKILL */
-int lab_agent_wait_ready(const char *socket_path, unsigned timeout_ms);
+/* Until the agent answers /readyz; -ESRCH as soon as process pid (when > 0)
+ * is gone, -ETIMEDOUT after timeout_ms. */
+int lab_agent_wait_ready(const char *socket_path, int pid, unsigned timeout_ms);
 
 /* Pods */
 struct lab_pod_opts {

@@ -60,7 +60,7 @@ out:
 	return match;
 }
 
-int lab_agent_wait_ready(const char *socket_path, unsigned timeout_ms)
+int lab_agent_wait_ready(const char *socket_path, int pid, unsigned timeout_ms)
 {
 	unsigned waited = 0;
 
@@ -74,6 +74,9 @@ int lab_agent_wait_ready(const char *socket_path, unsigned timeout_ms)
 			return 0;
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
+		/* Reap our own child, then see whether it is still there. */
+		if (pid > 0 && (waitpid(pid, NULL, WNOHANG) == pid || !lab_agent_pid_matches(pid, socket_path)))
+			return -ESRCH;
 		sleep_ms(50);
 		waited += 50;
 	}
@@ -167,7 +170,7 @@ int lab_agent_start(const char *name, const char *node)
 	struct lab_paths p;
 	json_t *lab = NULL, *n;
 	char sock[PATH_MAX];
-	int fd, err;
+	int fd, err, pid = 0;
 
 	lab_paths(name, &p);
 	fd = lab_lock(&p);
@@ -189,15 +192,18 @@ int lab_agent_start(const char *name, const char *node)
 		goto out;
 	}
 	err = lab_agent_spawn(&p, lab, n);
-	if (!err)
+	if (!err) {
+		pid = (int)json_integer_value(json_object_get(n, "pid"));
 		err = lab_state_save(&p, lab);
+	}
 out:
 	json_decref(lab);
 	lab_unlock(fd);
 	if (!err) {
-		err = lab_agent_wait_ready(sock, 30000);
+		err = lab_agent_wait_ready(sock, pid, 30000);
 		if (err)
-			pr_err("the agent of %s did not get ready (see its log)", node);
+			pr_err("the agent of %s did not get ready: %s (see its log)", node,
+			       err == -ESRCH ? "it exited" : "timed out");
 	}
 	return err;
 }

@@ -249,7 +249,8 @@ out:
 	json_array_foreach(json_object_get(lab, "nodes"), i, n) {
 		if (err)
 			break;
-		err = lab_agent_wait_ready(json_string_value(json_object_get(n, "socket")), 30000);
+		err = lab_agent_wait_ready(json_string_value(json_object_get(n, "socket")),
+					   (int)json_integer_value(json_object_get(n, "pid")), 30000);
 		if (err) {
 			pr_err("lab: the agent of %s is not ready; the end of its log:",
 			       json_string_value(json_object_get(n, "name")));
