@@ -165,8 +165,12 @@ $(BUILD)/selftests/unit/%: $(BUILD)/obj/selftests/unit/%.o $(TEST_LIB_OBJS) $(LI
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(TEST_LIB_OBJS) $(LIBSLUICE) $(LIBS) -lcmocka
 
-# BPF tests include their test skeletons from $(BUILD)/selftests/bpf.
-$(BUILD)/obj/selftests/bpf/%.o: selftests/bpf/%.c $(TEST_SKELS) | $(SKELS)
+# BPF tests include their test skeletons from $(BUILD)/selftests/bpf. A static
+# pattern rule: make 4.3 does not chain implicit rules for the non-% prerequisites
+# of a plain pattern rule, so from a clean tree the generic %.o rule would win
+# and compile before any test skeleton exists.
+BPF_TEST_OBJS := $(patsubst selftests/bpf/%.c,$(BUILD)/obj/selftests/bpf/%.o,$(wildcard selftests/bpf/test_*.c))
+$(BPF_TEST_OBJS): $(BUILD)/obj/selftests/bpf/%.o: selftests/bpf/%.c $(TEST_SKELS) | $(SKELS)
 	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/selftests/bpf -Iselftests $(CFLAGS) -c $< -o $@

@@ -50,7 +50,7 @@
 #include "lib/pktbuild.h"
 #include "loader/loader.h"
 #include "maps/maps.h"
-#include "maps/names.h"
+#include "maps/reasons.h"
 #include "pins.h"
 #include "sluice_types.h"
 #include "source_files.h"

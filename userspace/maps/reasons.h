@@ -5,8 +5,8 @@
  * labels and the BPF enums cannot drift apart. Each returns NULL for a number
  * the list does not have (a newer datapath): print the number instead.
  */
-#ifndef SLUICE_MAPS_NAMES_H
-#define SLUICE_MAPS_NAMES_H
+#ifndef SLUICE_MAPS_REASONS_H
+#define SLUICE_MAPS_REASONS_H
 
 /* "TTL_EXCEEDED"; SL_METRIC_FORWARDED (0) is "FORWARDED". */
 const char *sl_drop_reason_name(unsigned int reason);
@@ -17,4 +17,4 @@ const char *sl_dir_name(unsigned int dir);
 /* "bpf/pod.bpf.c" */
 const char *sl_source_file_path(unsigned int id);
 
-#endif /* SLUICE_MAPS_NAMES_H */
+#endif /* SLUICE_MAPS_REASONS_H */

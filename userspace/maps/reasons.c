@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "maps/names.h"
+#include "maps/reasons.h"
 
 #include <stddef.h>
 

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Pod egress. Attached at tc ingress of every pod's host-side veth, so it sees
+ * every packet a pod sends. The pod routes everything to 169.254.1.1 through
+ * a permanent neighbour entry for this veth's MAC: it never ARPs, and nothing
+ * but IPv4 from its own address has a reason to appear here.
+ *
+ *   local pod  -> one routed hop, bpf_redirect_peer into its netns
+ *   node addr  -> the node's stack, unchanged
+ *   elsewhere  -> out of the ENI owning the source address, to its gateway
+ */
+#define SL_SOURCE_FILE SL_SRC_POD
+
+#include "lib/ctx_skb.h"
+#include "lib/drop.h"
+#include "lib/endpoint.h"
+#include "lib/eth.h"
+#include "lib/forward.h"
+#include "lib/ipv4.h"
+#include "lib/maps.h"
+#include "lib/pkt.h"
+#include "lib/verdict.h"
+
+static __always_inline int from_pod(struct sl_ctx *ctx, struct sl_pkt *pkt)
+{
+	const struct sl_endpoint_info *src, *dst;
+	int ret;
+
+	sl_parse_eth(ctx, pkt);
+	if (pkt->l3_proto != bpf_htons(ETH_P_IP))
+		return SL_DROP(pkt, UNSUPPORTED_L3);
+	ret = sl_parse_ipv4(ctx, pkt);
+	if (ret < 0)
+		return ret;
+
+	/* A pod speaks only from addresses assigned to it, and only through
+	 * its own veth: anything else would be sent into the VPC under an
+	 * address the cloud gave to someone else. */
+	src = sl_endpoint_lookup(&pkt->src);
+	if (!src)
+		return SL_DROP(pkt, UNKNOWN_SOURCE);
+	if (!sl_ep_is_pod(src) || src->ifindex != ctx_ifindex(ctx))
+		return SL_DROP(pkt, SPOOFED_SOURCE);
+
+	dst = sl_endpoint_lookup(&pkt->dst);
+	if (sl_ep_is_host(dst))
+		return CTX_ACT_OK;
+	if (sl_ep_is_pod(dst))
+		return sl_forward_to_pod(ctx, pkt, dst);
+	return sl_forward_to_eni(ctx, pkt, src);
+}
+
+/* host-side veth of a pod, tc ingress: every packet the pod sends */
+SEC("tc")
+int sluice_from_pod(struct sl_ctx *ctx)
+{
+	struct sl_pkt pkt = {};
+
+	return sl_verdict(ctx, &pkt, from_pod(ctx, &pkt), SL_DIR_FROM_POD);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
