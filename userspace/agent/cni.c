@@ -218,7 +218,6 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 		pthread_mutex_unlock(&a->lock);
 		return res;
 	}
-	step = "allocate IP";
 	err = ipam_alloc(&a->ipam, &ep.key, &slot, &iface);
 	if (err == -ENOSPC) {
 		err = agent_pool_wait_for_ip(a);

@@ -138,7 +138,7 @@ static void *pool_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping && ips) {
 		struct cloud_iface attached = { 0 };
-		struct ipam_iface adopted;
+		struct ipam_iface adopted = { 0 };
 		struct ipam_step step;
 		struct ipam_slot *slot;
 		struct timespec ts;

@@ -9,7 +9,7 @@
 #include "agent/agent.h"
 #include "common/log.h"
 #include "drop_reasons.h"
-#include "maps/names.h"
+#include "maps/reasons.h"
 #include "pins.h"
 
 static json_t *pool_json(struct agent *a)

@@ -166,7 +166,7 @@ static int split_pod(const char *s, char *ns, size_t ns_len, const char **pod)
 static int pod_add(int argc, char **argv)
 {
 	struct lab_pod_opts o = { .name = lab_name };
-	char ns[256];
+	char ns[256] = "";
 	json_t *res = NULL;
 	int err;
 
@@ -212,7 +212,7 @@ static int pod_add(int argc, char **argv)
 static int pod_del(int argc, char **argv)
 {
 	char ns[256];
-	const char *pod;
+	const char *pod = NULL;
 	json_t *cni_err = NULL;
 	int err;
 

@@ -14,7 +14,7 @@
 #include "common/addr.h"
 #include "ctl/ctl.h"
 #include "maps/maps.h"
-#include "maps/names.h"
+#include "maps/reasons.h"
 #include "pins.h"
 
 static int open_maps(struct sl_maps *m)

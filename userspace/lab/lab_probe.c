@@ -108,9 +108,12 @@ static uint16_t icmp_csum(const void *data, size_t len)
 static int probe_icmp(struct in_addr dst, uint16_t id, unsigned timeout_ms)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst };
-	struct icmphdr req = { .type = ICMP_ECHO };
 	int64_t deadline = now_ms() + timeout_ms;
+	struct icmphdr req;
 	int s, err = -ETIMEDOUT;
+
+	memset(&req, 0, sizeof(req)); /* every byte is summed by the checksum */
+	req.type = ICMP_ECHO;
 
 	s = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
 	if (s < 0)
