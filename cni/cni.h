@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "common/cni_codes.h"
+
 #define CNI_VERSION_NATIVE "1.1.0"
 #define CNI_DEFAULT_AGENT_SOCKET "/run/sluice/sluiced.sock"
 #define CNI_DEFAULT_TIMEOUT_S 30
@@ -23,19 +25,6 @@
 /* A network configuration with a prevResult is a few KiB. */
 #define CNI_MAX_STDIN (4u << 20)
 
-/* Well-known error codes (SPEC.md section 5, "Error"); 100+ are the agent's. */
-enum cni_errcode {
-	CNI_ERR_INCOMPATIBLE_VERSION = 1,
-	CNI_ERR_UNSUPPORTED_FIELD = 2,
-	CNI_ERR_UNKNOWN_CONTAINER = 3,
-	CNI_ERR_INVALID_ENV = 4,
-	CNI_ERR_IO = 5,
-	CNI_ERR_DECODE = 6,
-	CNI_ERR_INVALID_CONFIG = 7,
-	CNI_ERR_TRY_AGAIN_LATER = 11,
-	CNI_ERR_NOT_AVAILABLE = 50,
-	CNI_ERR_LIMITED_CONNECTIVITY = 51,
-};
 
 /* An error on its way to stdout as {"cniVersion","code","msg","details"}. */
 struct cni_error {

@@ -14,21 +14,11 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "common/cni_codes.h"
 #include "common/log.h"
 #include "consts.h"
 #include "netlink/netns.h"
 
-/* CNI error codes (SPEC.md "Error") and ours (100+). */
-enum {
-	CNI_ERR_ENV = 4,
-	CNI_ERR_DECODE = 6,
-	CNI_ERR_CONFIG = 7,
-	CNI_ERR_CONTAINER_UNKNOWN = 3,
-	CNI_ERR_TRY_AGAIN = 11,
-	CNI_ERR_NOT_AVAILABLE = 50,
-	CNI_ERR_CHECK_FAILED = 100,
-	CNI_ERR_INTERNAL = 102,
-};
 
 static json_t *cni_error(int code, const char *msg, const char *details)
 {
@@ -133,15 +123,15 @@ static json_t *parse_req(json_t *req, struct cni_req *r, bool need_key, bool nee
 	if (!r->args)
 		r->args = "";
 	if (!json_is_object(r->config))
-		return cni_error(CNI_ERR_CONFIG, "invalid network configuration", "config is not an object");
+		return cni_error(CNI_ERR_INVALID_CONFIG, "invalid network configuration", "config is not an object");
 	if (!need_key)
 		return NULL;
 	if (!cid || !valid_container_id(cid))
-		return cni_errorf(CNI_ERR_ENV, "invalid CNI_CONTAINERID", "'%s'", cid ? cid : "");
+		return cni_errorf(CNI_ERR_INVALID_ENV, "invalid CNI_CONTAINERID", "'%s'", cid ? cid : "");
 	if (!ifname || !valid_ifname(ifname))
-		return cni_errorf(CNI_ERR_ENV, "invalid CNI_IFNAME", "'%s'", ifname ? ifname : "");
+		return cni_errorf(CNI_ERR_INVALID_ENV, "invalid CNI_IFNAME", "'%s'", ifname ? ifname : "");
 	if (need_netns && !r->netns[0])
-		return cni_error(CNI_ERR_ENV, "CNI_NETNS is required", NULL);
+		return cni_error(CNI_ERR_INVALID_ENV, "CNI_NETNS is required", NULL);
 	snprintf(r->key.container_id, sizeof(r->key.container_id), "%s", cid);
 	snprintf(r->key.ifname, sizeof(r->key.ifname), "%s", ifname);
 	return NULL;
@@ -195,7 +185,7 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 
 	fd = netns_open(r->netns);
 	if (fd < 0)
-		return cni_errorf(CNI_ERR_CONTAINER_UNKNOWN, "network namespace not found", "%s: %s",
+		return cni_errorf(CNI_ERR_UNKNOWN_CONTAINER, "network namespace not found", "%s: %s",
 				  r->netns, strerror(-fd));
 	close(fd);
 	ep.key = r->key;
@@ -203,7 +193,7 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 	cni_arg(r->args, "K8S_POD_NAMESPACE", ep.k8s_namespace, sizeof(ep.k8s_namespace));
 	cni_arg(r->args, "K8S_POD_NAME", ep.pod, sizeof(ep.pod));
 	if (config_mtu(a, r->config, &ep.mtu))
-		return cni_error(CNI_ERR_CONFIG, "invalid network configuration", "mtu must be an integer 576..65535");
+		return cni_error(CNI_ERR_INVALID_CONFIG, "invalid network configuration", "mtu must be an integer 576..65535");
 
 	pthread_mutex_lock(&a->lock);
 	existing = agent_endpoint_find(a, &r->key);
@@ -212,7 +202,7 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 		 * same answer; one for another namespace is a runtime bug. */
 		json_t *res = strcmp(existing->netns, r->netns) == 0
 				      ? cni_ok(add_result(existing))
-				      : cni_errorf(CNI_ERR_CONFIG, "attachment exists in another netns",
+				      : cni_errorf(CNI_ERR_INVALID_CONFIG, "attachment exists in another netns",
 						   "%s/%s is in %s", r->key.container_id, r->key.ifname,
 						   existing->netns);
 		pthread_mutex_unlock(&a->lock);
@@ -225,7 +215,7 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 			err = ipam_alloc(&a->ipam, &ep.key, &slot, &iface);
 	}
 	if (err) {
-		json_t *res = cni_errorf(CNI_ERR_TRY_AGAIN, "no IP address available on this node", "%s%s%s",
+		json_t *res = cni_errorf(CNI_ERR_TRY_AGAIN_LATER, "no IP address available on this node", "%s%s%s",
 					 a->pool_stuck ? "interface and IP limits reached" : "the pool is refilling",
 					 a->last_cloud_error[0] ? "; last cloud error: " : "", a->last_cloud_error);
 		pthread_mutex_unlock(&a->lock);
@@ -271,7 +261,7 @@ unplumb:
 release:
 	ipam_release(&a->ipam, &ep.key, NULL);
 	pthread_mutex_unlock(&a->lock);
-	return cni_errorf(err == -ENOENT ? CNI_ERR_CONTAINER_UNKNOWN : CNI_ERR_INTERNAL, "ADD failed",
+	return cni_errorf(err == -ENOENT ? CNI_ERR_UNKNOWN_CONTAINER : CNI_ERR_INTERNAL, "ADD failed",
 			  "%s: %s", step, strerror(-err));
 }
 
@@ -288,7 +278,7 @@ static json_t *cni_del(struct agent *a, struct cni_req *r)
 		stale.key = r->key;
 		err = endpoint_unplumb(&stale);
 		pthread_mutex_unlock(&a->lock);
-		return err ? cni_errorf(CNI_ERR_TRY_AGAIN, "DEL failed", "delete link: %s", strerror(-err))
+		return err ? cni_errorf(CNI_ERR_TRY_AGAIN_LATER, "DEL failed", "delete link: %s", strerror(-err))
 			   : cni_ok(NULL);
 	}
 	err = teardown(a, ep);
@@ -299,7 +289,7 @@ static json_t *cni_del(struct agent *a, struct cni_req *r)
 	agent_pool_kick(a);
 	pthread_mutex_unlock(&a->lock);
 	if (err)
-		return cni_errorf(CNI_ERR_TRY_AGAIN, "DEL failed", "%s", strerror(-err));
+		return cni_errorf(CNI_ERR_TRY_AGAIN_LATER, "DEL failed", "%s", strerror(-err));
 	pr_info("DEL %s/%s", r->key.container_id, r->key.ifname);
 	return cni_ok(NULL);
 }
@@ -397,7 +387,7 @@ static json_t *cni_gc(struct agent *a, struct cni_req *r)
 	if (!valid) /* no list: nothing is known to be stale, remove nothing */
 		return cni_ok(NULL);
 	if (!json_is_array(valid))
-		return cni_error(CNI_ERR_CONFIG, "invalid network configuration",
+		return cni_error(CNI_ERR_INVALID_CONFIG, "invalid network configuration",
 				 "cni.dev/valid-attachments must be a list");
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->n_endpoints;) {
@@ -421,7 +411,7 @@ static json_t *cni_gc(struct agent *a, struct cni_req *r)
 		agent_pool_kick(a);
 	}
 	pthread_mutex_unlock(&a->lock);
-	return err ? cni_errorf(CNI_ERR_TRY_AGAIN, "GC failed", "%s", strerror(-err)) : cni_ok(NULL);
+	return err ? cni_errorf(CNI_ERR_TRY_AGAIN_LATER, "GC failed", "%s", strerror(-err)) : cni_ok(NULL);
 }
 
 json_t *agent_cni(struct agent *a, json_t *req)
@@ -433,7 +423,7 @@ json_t *agent_cni(struct agent *a, json_t *req)
 	if (!cmd)
 		return cni_error(CNI_ERR_DECODE, "missing command", NULL);
 	if (!a->ready && strcmp(cmd, "STATUS") != 0)
-		return cni_error(CNI_ERR_TRY_AGAIN, "agent is starting", "the start-up reconcile is not done");
+		return cni_error(CNI_ERR_TRY_AGAIN_LATER, "agent is starting", "the start-up reconcile is not done");
 	if (!strcmp(cmd, "ADD")) {
 		bad = parse_req(req, &r, true, true);
 		return bad ? bad : cni_add(a, &r);
@@ -452,5 +442,5 @@ json_t *agent_cni(struct agent *a, json_t *req)
 		bad = parse_req(req, &r, false, false);
 		return bad ? bad : cni_gc(a, &r);
 	}
-	return cni_errorf(CNI_ERR_ENV, "unknown CNI_COMMAND", "'%s'", cmd);
+	return cni_errorf(CNI_ERR_INVALID_ENV, "unknown CNI_COMMAND", "'%s'", cmd);
 }

@@ -173,18 +173,9 @@ int lab_agent_start(const char *name, const char *node)
 	int fd, err, pid = 0;
 
 	lab_paths(name, &p);
-	fd = lab_lock(&p);
-	if (fd < 0)
-		return fd;
-	err = lab_state_load(&p, &lab);
+	err = lab_state_open_node(name, node, &fd, &lab, &n);
 	if (err)
-		goto out;
-	n = lab_find_node(lab, node);
-	if (!n) {
-		pr_err("lab %s has no node %s", name, node);
-		err = -ENOENT;
-		goto out;
-	}
+		return err;
 	snprintf(sock, sizeof(sock), "%s", json_string_value(json_object_get(n, "socket")));
 	if (lab_agent_pid_matches((int)json_integer_value(json_object_get(n, "pid")), sock)) {
 		pr_err("the agent of %s is running already", node);
@@ -233,24 +224,14 @@ int lab_agent_stop(const char *name, const char *node, int sig)
 	int fd, err;
 
 	lab_paths(name, &p);
-	fd = lab_lock(&p);
-	if (fd < 0)
-		return fd;
-	err = lab_state_load(&p, &lab);
+	err = lab_state_open_node(name, node, &fd, &lab, &n);
 	if (err)
-		goto out;
-	n = lab_find_node(lab, node);
-	if (!n) {
-		pr_err("lab %s has no node %s", name, node);
-		err = -ENOENT;
-		goto out;
-	}
+		return err;
 	err = lab_agent_kill((int)json_integer_value(json_object_get(n, "pid")),
 			     json_string_value(json_object_get(n, "socket")), sig);
 	json_object_set_new(n, "pid", json_integer(0));
 	if (!err)
 		err = lab_state_save(&p, lab);
-out:
 	json_decref(lab);
 	lab_unlock(fd);
 	return err;

@@ -448,18 +448,10 @@ unlock:
 
 int lab_netns_of(const char *name, const char *what, const char *which, char *out, size_t len)
 {
-	struct lab_paths p;
 	json_t *lab = NULL, *obj = NULL;
-	int fd, err;
+	int err;
 
-	lab_paths(name, &p);
-	if (access(p.state, F_OK))
-		return -ENOENT;
-	fd = lab_lock(&p);
-	if (fd < 0)
-		return fd;
-	err = lab_state_load(&p, &lab);
-	lab_unlock(fd);
+	err = lab_state_read(name, &lab);
 	if (err)
 		return err;
 	if (!strcmp(what, "host")) {

@@ -202,20 +202,12 @@ static const char *path_kind(const struct target *a, const struct target *b)
 
 int lab_matrix(const char *name, unsigned timeout_ms, json_t **out)
 {
-	struct lab_paths p;
 	struct target *t = NULL;
 	json_t *lab = NULL, *pod, *results, *targets;
 	size_t n = 0, i, j;
-	int fd, err, self = -1, saved = -1;
+	int err, self = -1, saved = -1;
 
-	lab_paths(name, &p);
-	if (access(p.state, F_OK))
-		return -ENOENT;
-	fd = lab_lock(&p);
-	if (fd < 0)
-		return fd;
-	err = lab_state_load(&p, &lab);
-	lab_unlock(fd);
+	err = lab_state_read(name, &lab);
 	if (err)
 		return err;
 	t = calloc(json_array_size(json_object_get(lab, "pods")) + 1, sizeof(*t));

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -103,4 +104,43 @@ json_t *lab_find_pod(json_t *lab, const char *k8s_namespace, const char *pod, si
 		}
 	}
 	return NULL;
+}
+
+int lab_state_read(const char *name, json_t **out)
+{
+	struct lab_paths p;
+	int fd, err;
+
+	lab_paths(name, &p);
+	if (access(p.state, F_OK))
+		return -ENOENT;
+	fd = lab_lock(&p);
+	if (fd < 0)
+		return fd;
+	err = lab_state_load(&p, out);
+	lab_unlock(fd);
+	return err;
+}
+
+int lab_state_open_node(const char *name, const char *node, int *fd, json_t **lab, json_t **n)
+{
+	struct lab_paths p;
+	int err;
+
+	lab_paths(name, &p);
+	*fd = lab_lock(&p);
+	if (*fd < 0)
+		return *fd;
+	err = lab_state_load(&p, lab);
+	if (!err) {
+		*n = lab_find_node(*lab, node);
+		if (!*n) {
+			pr_err("lab %s has no node %s", name, node);
+			json_decref(*lab);
+			err = -ENOENT;
+		}
+	}
+	if (err)
+		lab_unlock(*fd);
+	return err;
 }

@@ -333,18 +333,12 @@ int lab_status(const char *name, json_t **out)
 	struct lab_paths p;
 	json_t *lab = NULL, *n, *list;
 	size_t count = 0, i;
-	int fd, err;
+	int err;
 
 	if (lab_name_valid(name))
 		return -EINVAL;
 	lab_paths(name, &p);
-	if (access(p.state, F_OK))
-		return -ENOENT;
-	fd = lab_lock(&p);
-	if (fd < 0)
-		return fd;
-	err = lab_state_load(&p, &lab);
-	lab_unlock(fd);
+	err = lab_state_read(name, &lab);
 	if (err)
 		return err;
 	json_array_foreach(json_object_get(lab, "nodes"), i, n) {
