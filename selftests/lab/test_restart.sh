@@ -33,6 +33,7 @@ test_sigkill_during_tcp_stream() {
 	# comes back 2 s later.
 	_exec_in r/a1 iperf3 -c "$(pod_ip r/b1)" -p 5201 -t 8 -J >"$BATS_TMP.iperf" 2>&1 &
 	local cli=$!
+	defer kill "$cli"
 	sleep 2
 	lab agent kill node-1
 	ping_ok r/a2 "$(pod_ip r/b1)" || fail "traffic stopped while the agent was dead"
@@ -102,6 +103,35 @@ test_damaged_checkpoint_is_refused_not_reset() {
 	lab agent start node-2
 	assert_ping r/b1 "$(pod_ip r/a1)"
 	assert_eq "$(json_get "$(node_ctl node-2 endpoint list -j)" 'len(d["endpoints"])')" 1 "node-2 endpoints"
+}
+
+used_ips() { # NODE
+	json_get "$(node_ctl "$1" ipam show -j)" 'd["used"]'
+}
+
+# A runtime that removes a pod while its DEL cannot reach the agent does not
+# retry (podman 4.3, ctr 1.6): the agent must notice the pod is gone.
+test_pod_removed_while_agent_down_is_released() {
+	local before
+	pod_add node-2 r/gone >/dev/null
+	defer lab pod del r/gone
+	before=$(used_ips node-2)
+	lab agent kill node-2
+	ip netns del "$LAB-r-gone"
+	lab agent start node-2
+	assert_eq "$(used_ips node-2)" "$((before - 1))" "IPs in use after restart"
+	assert_eq "$(json_get "$(node_ctl node-2 endpoint list -j)" '[e["pod"] for e in d["endpoints"] if e["pod"] == "gone"]')" \
+		"[]" "endpoint of the removed pod"
+}
+
+test_pod_removed_without_del_is_released_by_the_sweep() {
+	local before
+	pod_add node-2 r/gone2 >/dev/null
+	defer lab pod del r/gone2
+	before=$(used_ips node-2)
+	ip netns del "$LAB-r-gone2"
+	one_less() { (($(used_ips node-2) == before - 1)); }
+	WAIT_TIMEOUT=25 wait_for one_less
 }
 
 BATS_TMP=$(mktemp -u)

@@ -85,6 +85,8 @@ int agent_unmap_endpoint(struct agent *a, const struct sl_ip *ip);
 int agent_reconcile(struct agent *a);
 int agent_adopt_eni(struct agent *a, struct ipam_iface *iface);
 int agent_sync_host_addresses(struct agent *a);
+/* Releases endpoints whose host link and netns are both gone (lock held). */
+int agent_sweep_gone_endpoints(struct agent *a);
 
 /* pool.c: the warm-pool controller */
 int agent_pool_start(struct agent *a);

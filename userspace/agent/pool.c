@@ -15,10 +15,11 @@
 #include "agent/agent.h"
 #include "common/log.h"
 
-#define POOL_IDLE_MS 30000     /* periodic pass even without kicks */
+#define POOL_IDLE_MS 10000     /* periodic pass even without kicks */
 #define POOL_BACKOFF_MIN_MS 200
 #define POOL_BACKOFF_MAX_MS 30000
 #define POOL_ASSIGN_MAX 16     /* IPs per assign call */
+#define POOL_SWEEP_MS 10000    /* how often gone endpoints are looked for */
 
 static void deadline_in(struct timespec *ts, unsigned ms)
 {
@@ -134,6 +135,7 @@ static void *pool_main(void *arg)
 	struct agent *a = arg;
 	unsigned backoff_ms = 0;
 	struct sl_ip *ips = calloc(POOL_ASSIGN_MAX, sizeof(*ips));
+	struct timespec last_sweep = { 0 };
 
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping && ips) {
@@ -149,6 +151,13 @@ static void *pool_main(void *arg)
 			deadline_in(&ts, 100);
 			pthread_cond_timedwait(&a->pool_cond, &a->lock, &ts);
 			continue;
+		}
+		/* Off the ADD path: at most one sweep per POOL_SWEEP_MS. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if ((ts.tv_sec - last_sweep.tv_sec) * 1000 + (ts.tv_nsec - last_sweep.tv_nsec) / 1000000 >=
+		    POOL_SWEEP_MS) {
+			agent_sweep_gone_endpoints(a);
+			last_sweep = ts;
 		}
 		ipam_plan(&a->ipam, a->pool_waiters, &step);
 		if (step.kind == IPAM_STEP_ASSIGN && step.count > POOL_ASSIGN_MAX)

@@ -17,6 +17,7 @@
 #include "agent/agent.h"
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "netlink/netns.h"
 #include "netlink/nl.h"
 
 #define ADOPT_WAIT_MS 10000
@@ -283,13 +284,56 @@ static void restore_endpoint(struct agent *a, struct nl_sock *nl, struct endpoin
 			pr_err("reconcile: %s/%s: restore datapath on %s: %s", ep.key.container_id,
 			       ep.key.ifname, ep.host_veth, strerror(-err));
 	} else {
-		/* The pod's namespace went away while we were down; the runtime
-		 * will DEL it (or GC will): keep the IP until then. */
-		pr_warn("reconcile: %s/%s: link %s is gone; kept until DEL", ep.key.container_id,
-			ep.key.ifname, ep.host_veth);
+		/* The link died with the pod's namespace while we were down. The
+		 * sweep after the restore releases it if the namespace is gone
+		 * too; until then it keeps its IP. */
 		agent_unmap_endpoint(a, &ep.ip);
 	}
 	agent_endpoint_add(a, &ep);
+}
+
+static bool netns_gone(const char *path)
+{
+	int fd = netns_open(path);
+
+	if (fd >= 0)
+		close(fd);
+	return fd == -ENOENT || fd == -EINVAL;
+}
+
+int agent_sweep_gone_endpoints(struct agent *a)
+{
+	struct nl_sock *nl = NULL;
+	unsigned released = 0;
+	int err;
+
+	err = nl_open(&nl);
+	if (err)
+		return err;
+	for (size_t i = 0; i < a->n_endpoints;) {
+		struct endpoint *ep = &a->endpoints[i];
+		struct nl_link l;
+
+		/* Both gone: the pod can never send or receive again, and no
+		 * runtime will DEL it (podman and ctr do not retry a DEL that
+		 * failed while the agent was down, and cannot send GC). */
+		if (nl_link_get_by_name(nl, ep->host_veth, &l) != -ENODEV || !netns_gone(ep->netns)) {
+			i++;
+			continue;
+		}
+		pr_info("releasing %s/%s (%s/%s): its link and namespace are gone", ep->key.container_id,
+			ep->key.ifname, ep->k8s_namespace, ep->pod);
+		agent_unmap_endpoint(a, &ep->ip);
+		ipam_release(&a->ipam, &ep->key, NULL);
+		agent_endpoint_remove(a, ep);
+		released++;
+	}
+	nl_close(nl);
+	if (released) {
+		agent_pool_kick(a);
+		return agent_checkpoint(a);
+	}
+	return 0;
 }
 
 int agent_reconcile(struct agent *a)
@@ -354,6 +398,7 @@ int agent_reconcile(struct agent *a)
 		goto out;
 	for (size_t i = 0; i < cp.n_endpoints; i++)
 		restore_endpoint(a, nl, cp.endpoints[i]);
+	agent_sweep_gone_endpoints(a);
 	remove_stale_map_entries(a);
 	remove_stale_enis(a);
 	remove_orphan_links(a);

@@ -31,6 +31,20 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Alive (a zombie counts as gone)? */
+static bool pid_alive(int pid)
+{
+	char path[64], *stat = NULL;
+	bool alive;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (pid <= 0 || fs_read_all(path, 4096, &stat, NULL))
+		return false;
+	alive = !strstr(stat, ") Z") && !strstr(stat, ") X");
+	free(stat);
+	return alive;
+}
+
 /* Alive and really our agent for socket? A zombie counts as gone. */
 bool lab_agent_pid_matches(int pid, const char *socket_path)
 {
@@ -74,8 +88,9 @@ int lab_agent_wait_ready(const char *socket_path, int pid, unsigned timeout_ms)
 			return 0;
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
-		/* Reap our own child, then see whether it is still there. */
-		if (pid > 0 && (waitpid(pid, NULL, WNOHANG) == pid || !lab_agent_pid_matches(pid, socket_path)))
+		/* Reap our own child, then see whether it is still there. Not
+		 * by its command line: until it has exec'ed, that is ours. */
+		if (pid > 0 && (waitpid(pid, NULL, WNOHANG) == pid || !pid_alive(pid)))
 			return -ESRCH;
 		sleep_ms(50);
 		waited += 50;
