@@ -80,7 +80,7 @@ static void test_roundtrip_keeps_every_field(void **state)
 
 	(void)state;
 	fill(&ipam, &ep);
-	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1), 0);
+	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1, NULL), 0);
 	assert_int_equal(checkpoint_load(path, &cp), 0);
 	assert_string_equal(cp.node, "node-1");
 	assert_int_equal(cp.release_seq, 41);
@@ -101,6 +101,29 @@ static void test_roundtrip_keeps_every_field(void **state)
 	assert_string_equal(cp.endpoints[0].host_veth, ep.host_veth);
 	assert_int_equal(cp.endpoints[0].created, 1700000000);
 	checkpoint_free(&cp);
+	ipam_free(&ipam);
+}
+
+static void test_identities_roundtrip(void **state)
+{
+	json_t *ids = json_pack("{s:i, s:[{s:i, s:s}]}", "next", 300, "identities", "id", 256, "ns", "shop");
+	struct ipam ipam;
+	struct endpoint ep;
+	struct checkpoint cp;
+
+	(void)state;
+	fill(&ipam, &ep);
+	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1, ids), 0);
+	assert_int_equal(checkpoint_load(path, &cp), 0);
+	assert_non_null(cp.identities);
+	assert_true(json_equal(cp.identities, ids));
+	checkpoint_free(&cp);
+	/* Saved without: loads as NULL, not as an empty table. */
+	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1, NULL), 0);
+	assert_int_equal(checkpoint_load(path, &cp), 0);
+	assert_null(cp.identities);
+	checkpoint_free(&cp);
+	json_decref(ids);
 	ipam_free(&ipam);
 }
 
@@ -151,8 +174,8 @@ static void test_save_replaces_whole_file(void **state)
 
 	(void)state;
 	fill(&ipam, &ep);
-	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1), 0);
-	assert_int_equal(checkpoint_save(path, "node-1", &ipam, NULL, 0), 0);
+	assert_int_equal(checkpoint_save(path, "node-1", &ipam, &ep, 1, NULL), 0);
+	assert_int_equal(checkpoint_save(path, "node-1", &ipam, NULL, 0, NULL), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
@@ -182,6 +205,7 @@ static void test_host_veth_name_is_stable_and_short(void **state)
 
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_roundtrip_keeps_every_field),
+	cmocka_unit_test(test_identities_roundtrip),
 	cmocka_unit_test(test_missing_is_enoent),
 	cmocka_unit_test(test_damaged_and_foreign_are_refused),
 	cmocka_unit_test(test_save_replaces_whole_file),

@@ -46,7 +46,7 @@ void agent_endpoint_remove(struct agent *a, const struct endpoint *ep)
 
 int agent_checkpoint(struct agent *a)
 {
-	return checkpoint_save(a->checkpoint_path, a->cfg.node, &a->ipam, a->endpoints, a->n_endpoints);
+	return checkpoint_save(a->checkpoint_path, a->cfg.node, &a->ipam, a->endpoints, a->n_endpoints, NULL);
 }
 
 int agent_map_endpoint(struct agent *a, const struct endpoint *ep)

@@ -58,7 +58,7 @@ static json_t *endpoint_to_json(const struct endpoint *ep)
 }
 
 int checkpoint_save(const char *path, const char *node, const struct ipam *ipam,
-		    const struct endpoint *endpoints, size_t n_endpoints)
+		    const struct endpoint *endpoints, size_t n_endpoints, const json_t *identities)
 {
 	json_t *ifaces = json_array(), *eps = json_array(), *root;
 	char *text;
@@ -72,6 +72,8 @@ int checkpoint_save(const char *path, const char *node, const struct ipam *ipam,
 			 "releaseSeq", (json_int_t)ipam->release_seq, "interfaces", ifaces, "endpoints", eps);
 	if (!root)
 		return -ENOMEM;
+	if (identities)
+		json_object_set_new(root, "identities", json_deep_copy(identities));
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(root);
 	if (!text)
@@ -202,6 +204,7 @@ int checkpoint_load(const char *path, struct checkpoint *out)
 			goto out;
 		out->n_endpoints++;
 	}
+	out->identities = json_incref(json_object_get(root, "identities"));
 out:
 	if (err == -EINVAL)
 		pr_err("checkpoint: %s is damaged", path);
@@ -217,5 +220,6 @@ void checkpoint_free(struct checkpoint *cp)
 		free(cp->ifaces[i].slots);
 	free(cp->ifaces);
 	free(cp->endpoints);
+	json_decref(cp->identities);
 	memset(cp, 0, sizeof(*cp));
 }

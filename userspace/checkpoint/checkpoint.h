@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The agent's crash-safe memory: the pool (interfaces, their IPs, release
- * order) and the endpoints, as one JSON file replaced atomically (write,
+ * order), the endpoints and the policy identity numbers, as one JSON file replaced atomically (write,
  * fsync, rename, fsync the directory) after every change and before the CNI
  * call that caused it is answered. At start the agent reads it back and
  * reconciles it against the cloud and the kernel.
@@ -9,6 +9,7 @@
 #ifndef SLUICE_CHECKPOINT_H
 #define SLUICE_CHECKPOINT_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "endpoints/endpoint.h"
@@ -23,12 +24,13 @@ struct checkpoint {
 	uint64_t release_seq;
 	struct endpoint *endpoints;
 	size_t n_endpoints;
+	json_t *identities; /* the policy identity table, NULL when none was saved */
 };
 
 /* Writes the pool and endpoints; owners are not stored (each endpoint
  * names its IP), so the two can never disagree in the file. */
 int checkpoint_save(const char *path, const char *node, const struct ipam *ipam,
-		    const struct endpoint *endpoints, size_t n_endpoints);
+		    const struct endpoint *endpoints, size_t n_endpoints, const json_t *identities);
 
 /* Reads a checkpoint; -ENOENT when there is none (a first start), -EPROTO for
  * a version this agent does not know, -EINVAL for a damaged file. */

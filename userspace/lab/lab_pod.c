@@ -266,6 +266,38 @@ out:
 	return err;
 }
 
+/* What the kubelet does once the pod's network is up: the Pod's status gets
+ * its IP, so every node's agent can map that address to the pod's labels. */
+static int publish_pod_ip(const struct lab_paths *p, const char *ns, const char *pod, const char *ip)
+{
+	char file[MANIFEST_FILENAME_MAX], path[PATH_MAX * 2], *text, *errmsg = NULL;
+	struct manifest *m = NULL;
+	json_t *obj;
+	int err;
+
+	err = manifest_filename(K8S_KIND_POD, ns, pod, file);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", p->manifests, file);
+	obj = json_load_file(path, 0, NULL);
+	if (!obj)
+		return -ENOENT;
+	json_object_set_new(obj, "status", json_pack("{s:s, s:[{s:s}]}", "podIP", ip, "podIPs", "ip", ip));
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!text)
+		return -ENOMEM;
+	err = manifest_parse_buf(path, text, strlen(text), &m, &errmsg);
+	free(text);
+	if (!err)
+		err = manifest_write_dir(m, p->manifests, &errmsg);
+	if (err)
+		pr_err("publish the IP of %s/%s: %s", ns, pod, errmsg ? errmsg : strerror(-err));
+	free(errmsg);
+	manifest_free(m);
+	return err;
+}
+
 static void random_hex(char *out, size_t bytes)
 {
 	unsigned char raw[32];
@@ -380,6 +412,8 @@ unlock:
 			}
 			json_object_set_new(rec, "ip", json_string(ip));
 			json_object_set_new(rec, "state", json_string("ready"));
+			if (ip[0])
+				publish_pod_ip(&p, o->k8s_namespace, o->pod, ip);
 		}
 		lab_state_save(&p, lab);
 	}
