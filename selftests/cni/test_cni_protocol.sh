@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/testlib.sh"
 source "$(dirname "$0")/../lib/lab.sh"
 
 suite_setup() {
-	lab_start "${RUN_ID}cni" --nodes 1 || return 1
+	lab_start "${RUN_ID}cni" --nodes 1 --add-wait-ms 1500 || return 1
 	SOCK=/run/sluice-lab/$LAB/nodes/node-1/sluiced.sock
 }
 
@@ -27,13 +27,15 @@ with_prev() { # RESULT
 		"$(conf)" "$1"
 }
 
-# cni VERB CONTAINER NETNS [stdin] -> stdout; exit status in CNI_RC
+# cni VERB CONTAINER NETNS [stdin] -> stdout; exit status in CNI_RC.
+# CNI_ARGS (default empty: a pod of a runtime without Kubernetes) may name a
+# Kubernetes pod, as the kubelet does.
 cni() {
 	local verb=$1 cid=$2 netns=$3 input=${4:-$(conf)}
 	CNI_RC=0
 	CNI_OUT=$(echo "$input" | env -i PATH="$PATH" CNI_COMMAND="$verb" CNI_CONTAINERID="$cid" \
 		CNI_NETNS="$netns" CNI_IFNAME=eth0 CNI_PATH="$SLUICE_BUILD" \
-		CNI_ARGS="K8S_POD_NAMESPACE=cni;K8S_POD_NAME=$cid" "$SLUICE_CNI") || CNI_RC=$?
+		CNI_ARGS="${CNI_ARGS:-}" "$SLUICE_CNI") || CNI_RC=$?
 }
 
 new_netns() { # -> path; removed when the test ends
@@ -175,6 +177,26 @@ test_status_and_gc() {
 		'["keep"]' "endpoints after GC"
 	assert_fails ip netns exec "${ns2##*/}" ip link show eth0
 	cni DEL keep "$ns1"
+}
+
+test_kubernetes_pod_waits_for_its_labels() {
+	local ns before
+	ns=$(new_netns)
+	before=$(state)
+	# No Pod object: ADD waits (1.5 s here) and gives up with 11, changing nothing.
+	CNI_ARGS="K8S_POD_NAMESPACE=shop;K8S_POD_NAME=ghost" cni ADD k8s1 "$ns"
+	assert_eq "$(json_get "$CNI_OUT" 'd["code"]')" 11 "ADD of an unknown Pod"
+	assert_contains "$(json_get "$CNI_OUT" 'd["details"]')" "shop/ghost"
+	assert_eq "$(state)" "$before" "node state"
+	# The Pod appears while ADD waits: ADD succeeds with its labels.
+	( sleep 0.5; printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: ghost, namespace: shop, labels: {app: g}}\nspec: {containers: [{name: c, image: x}]}\n' |
+		"$SLUICECTL" lab --name "$LAB" apply -f - ) &
+	CNI_ARGS="K8S_POD_NAMESPACE=shop;K8S_POD_NAME=ghost" cni ADD k8s1 "$ns"
+	wait
+	assert_eq "$CNI_RC" 0 "ADD once the Pod exists ($CNI_OUT)"
+	assert_eq "$(json_get "$(node_ctl node-1 endpoint list -j)" '[e["labels"] for e in d["endpoints"] if e["pod"] == "ghost"]')" \
+		'[{"app": "g"}]' "labels of the pod"
+	cni DEL k8s1 "$ns"
 }
 
 run_tests

@@ -58,6 +58,7 @@ struct agent {
 	struct k8s_dir_source *k8s_dir;
 	pthread_t k8s_thread;
 	bool k8s_running;
+	pthread_cond_t k8s_cond; /* broadcast after every batch of object changes */
 
 	/* Pool controller: waits on pool_cond for work, ADDs wait on it for IPs. */
 	pthread_t pool_thread;
@@ -98,6 +99,9 @@ int agent_pool_wait_for_ip(struct agent *a);
 /* k8s.c: the object source (dir:PATH), watched by its own thread */
 int agent_k8s_start(struct agent *a);
 void agent_k8s_stop(struct agent *a);
+/* Waits (lock held) up to the ADD wait for Pod ns/name to be known; 0 when it
+ * is (or when no Kubernetes source is configured), -ETIMEDOUT otherwise. */
+int agent_k8s_wait_pod(struct agent *a, const char *ns, const char *name);
 
 /* cni.c: POST /v1/cni; returns the response body (never NULL) */
 json_t *agent_cni(struct agent *a, json_t *req);

@@ -196,6 +196,15 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 		return cni_error(CNI_ERR_INVALID_CONFIG, "invalid network configuration", "mtu must be an integer 576..65535");
 
 	pthread_mutex_lock(&a->lock);
+	/* A kubelet's pod has its labels in the API before the ADD; a pod of
+	 * another runtime has none to wait for. Starting a pod whose labels are
+	 * unknown would start it outside its policy. */
+	if (ep.k8s_namespace[0] && ep.pod[0] && agent_k8s_wait_pod(a, ep.k8s_namespace, ep.pod)) {
+		pthread_mutex_unlock(&a->lock);
+		return cni_errorf(CNI_ERR_TRY_AGAIN_LATER, "pod not known yet",
+				  "Pod %s/%s has no object in %s after %u ms; its labels decide its policy",
+				  ep.k8s_namespace, ep.pod, a->cfg.k8s_source, a->cfg.add_wait_ms);
+	}
 	existing = agent_endpoint_find(a, &r->key);
 	if (existing) {
 		/* A repeated ADD for the same attachment and namespace gets the

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "common/log.h"
@@ -27,6 +28,7 @@ static void *k8s_main(void *arg)
 
 			if (err)
 				pr_warn("k8s: reading %s: %s", a->cfg.k8s_source + 4, strerror(-err));
+			pthread_cond_broadcast(&a->k8s_cond);
 		}
 		pthread_mutex_unlock(&a->lock);
 		if (stop)
@@ -35,9 +37,40 @@ static void *k8s_main(void *arg)
 	return NULL;
 }
 
+int agent_k8s_wait_pod(struct agent *a, const char *ns, const char *name)
+{
+	struct timespec deadline;
+
+	if (!a->k8s_dir)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += a->cfg.add_wait_ms / 1000;
+	deadline.tv_nsec += (long)(a->cfg.add_wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!k8s_store_pod(a->store, ns, name)) {
+		/* The watcher may have queued the change already: apply it now
+		 * rather than wait for its next wake-up. */
+		k8s_dir_source_process_events(a->k8s_dir);
+		if (k8s_store_pod(a->store, ns, name))
+			break;
+		if (pthread_cond_timedwait(&a->k8s_cond, &a->lock, &deadline) == ETIMEDOUT)
+			return k8s_store_pod(a->store, ns, name) ? 0 : -ETIMEDOUT;
+	}
+	return 0;
+}
+
 int agent_k8s_start(struct agent *a)
 {
+	pthread_condattr_t attr;
 	int err;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->k8s_cond, &attr);
+	pthread_condattr_destroy(&attr);
 
 	err = k8s_store_new(&a->store);
 	if (err)

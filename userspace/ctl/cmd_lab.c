@@ -15,6 +15,7 @@
 static const char lab_usage[] =
 	"usage: sluicectl lab COMMAND [--name LAB] ...   (LAB defaults to " LAB_DEFAULT_NAME ")\n"
 	"  up [--nodes N] [--max-interfaces N] [--max-ips-per-interface N] [--warm-ip-target N]\n"
+	"     [--add-wait-ms N]                how long an ADD waits for IPs or for the Pod's labels\n"
 	"  down\n"
 	"  status [-j]\n"
 	"  pod add NODE NAMESPACE/POD [--labels k=v,...] [-j]\n"
@@ -81,6 +82,8 @@ static int lab_cmd_up(int argc, char **argv)
 		err = take_uint(&argc, argv, "--max-ips-per-interface", &o.limits.max_ips_per_interface);
 	if (!err)
 		err = take_uint(&argc, argv, "--warm-ip-target", &o.warm_ip_target);
+	if (!err)
+		err = take_uint(&argc, argv, "--add-wait-ms", &o.add_wait_ms);
 	if (!err)
 		err = no_extra(argc, argv, "up");
 	if (err)

@@ -30,6 +30,7 @@ struct lab_up_opts {
 	unsigned nodes;
 	struct cloud_limits limits; /* 0: the sim's defaults */
 	unsigned warm_ip_target;    /* 0: the agent's default */
+	unsigned add_wait_ms;       /* 0: the agent's default */
 	const char *bin_dir;        /* where sluiced and sluice are; NULL: beside this binary */
 };
 

@@ -142,7 +142,7 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 {
 	const char *bin_dir = json_string_value(json_object_get(lab, "binDir"));
 	const char *name = json_string_value(json_object_get(node, "name"));
-	char sluiced[PATH_MAX], k8s[PATH_MAX], warm[16];
+	char sluiced[PATH_MAX], k8s[PATH_MAX], warm[16], wait[16];
 	const char *argv[32];
 	unsigned n = 0;
 	int pid;
@@ -168,6 +168,11 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 	if (json_integer_value(json_object_get(lab, "warmIPTarget"))) {
 		argv[n++] = "--warm-ip-target";
 		argv[n++] = warm;
+	}
+	if (json_integer_value(json_object_get(lab, "addWaitMs"))) {
+		snprintf(wait, sizeof(wait), "%lld", (long long)json_integer_value(json_object_get(lab, "addWaitMs")));
+		argv[n++] = "--add-wait-ms";
+		argv[n++] = wait;
 	}
 	argv[n] = NULL;
 	pid = spawn_agent(json_string_value(json_object_get(node, "netns")), argv,

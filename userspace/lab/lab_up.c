@@ -212,9 +212,9 @@ int lab_up(const struct lab_up_opts *o)
 	}
 	snprintf(router_netns, sizeof(router_netns), "%s-vpc", o->name);
 	snprintf(host_netns, sizeof(host_netns), "%s-host", o->name);
-	lab = json_pack("{s:s, s:s, s:I, s:i, s:s, s:[], s:{}, s:[]}", "name", o->name, "binDir", bin_dir,
-			"created", (json_int_t)time(NULL), "warmIPTarget", (int)o->warm_ip_target,
-			"vpcNetns", router_netns, "nodes", "host", "pods");
+	lab = json_pack("{s:s, s:s, s:I, s:i, s:i, s:s, s:[], s:{}, s:[]}", "name", o->name, "binDir", bin_dir,
+			"created", (json_int_t)time(NULL), "warmIPTarget", (int)o->warm_ip_target, "addWaitMs",
+			(int)o->add_wait_ms, "vpcNetns", router_netns, "nodes", "host", "pods");
 	err = fs_mkdir_p(p.manifests, 0700);
 	if (!err)
 		err = lab_state_save(&p, lab); /* first, so `down` can undo a partial `up` */
