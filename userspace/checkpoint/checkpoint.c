@@ -50,11 +50,12 @@ static json_t *iface_to_json(const struct ipam_iface *iface)
 
 static json_t *endpoint_to_json(const struct endpoint *ep)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:i, s:I}", "containerID",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:i, s:I, s:I}", "containerID",
 			 ep->key.container_id, "ifName", ep->key.ifname, "netns", ep->netns, "namespace",
 			 ep->k8s_namespace, "pod", ep->pod, "ip", ip_json(&ep->ip), "mac", mac_json(ep->mac),
 			 "hostVeth", ep->host_veth, "hostMac", mac_json(ep->host_mac), "eni", ep->eni_id,
-			 "mtu", (int)ep->mtu, "created", (json_int_t)ep->created);
+			 "mtu", (int)ep->mtu, "created", (json_int_t)ep->created, "identity",
+			 (json_int_t)ep->identity);
 }
 
 int checkpoint_save(const char *path, const char *node, const struct ipam *ipam,
@@ -150,6 +151,7 @@ static int endpoint_from_json(json_t *j, struct endpoint *ep)
 		return -EINVAL;
 	ep->mtu = (unsigned)json_integer_value(json_object_get(j, "mtu"));
 	ep->created = (int64_t)json_integer_value(json_object_get(j, "created"));
+	ep->identity = (uint32_t)json_integer_value(json_object_get(j, "identity"));
 	return 0;
 }
 

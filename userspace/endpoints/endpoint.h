@@ -38,6 +38,7 @@ struct endpoint {
 	int eni_ifindex;
 	unsigned mtu;
 	int64_t created;                     /* unix seconds */
+	uint32_t identity;                   /* policy identity (docs/policy.md), 0 until known */
 };
 
 /* "sl" + 12 hex digits of a hash of (container ID, ifName): stable, so DEL
