@@ -180,10 +180,11 @@ $(BUILD)/selftests/bpf/%: $(BUILD)/obj/selftests/bpf/%.o $(TEST_LIB_OBJS) $(LIBS
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(TEST_LIB_OBJS) $(LIBSLUICE) $(LIBS) -lcmocka
 
-$(BUILD)/selftests/tools/%: $(BUILD)/obj/selftests/tools/%.o $(LIBSLUICE)
+# Tools may use the packet builder (sl-pktcost does).
+$(BUILD)/selftests/tools/%: $(BUILD)/obj/selftests/tools/%.o $(TEST_LIB_OBJS) $(LIBSLUICE)
 	@mkdir -p $(@D)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBSLUICE) $(LIBS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(TEST_LIB_OBJS) $(LIBSLUICE) $(LIBS)
 
 $(BUILD)/bpf $(BUILD)/selftests/bpf:
 	$(Q)mkdir -p $@

@@ -4,7 +4,8 @@
  * adopted: packets from the VPC router for the pods behind this node, and
  * the node's own traffic on that interface.
  *
- *   IPv4 to a local pod -> one routed hop, bpf_redirect_peer into its netns
+ *   IPv4 to a local pod -> conntrack and the pod's ingress policy, then one
+ *                          routed hop, bpf_redirect_peer into its netns
  *   anything else       -> the node's stack (ARP for the gateway, node traffic)
  */
 #define SL_SOURCE_FILE SL_SRC_ENI
@@ -12,9 +13,11 @@
 #include "lib/ctx_skb.h"
 #include "lib/drop.h"
 #include "lib/endpoint.h"
+#include "lib/enforce.h"
 #include "lib/eth.h"
 #include "lib/forward.h"
 #include "lib/ipv4.h"
+#include "lib/l4.h"
 #include "lib/maps.h"
 #include "lib/pkt.h"
 #include "lib/verdict.h"
@@ -41,6 +44,10 @@ static __always_inline int from_eni(struct sl_ctx *ctx, struct sl_pkt *pkt)
 	 * the cloud's disagree: make that visible rather than paper over it. */
 	if (dst->eni_ifindex && dst->eni_ifindex != ctx_ifindex(ctx))
 		return SL_DROP(pkt, WRONG_ENI);
+	sl_parse_l4(ctx, pkt);
+	ret = sl_enforce(ctx, pkt, NULL, dst, dst->ifindex, SL_AT_FROM_ENI);
+	if (ret < 0)
+		return ret;
 	return sl_forward_to_pod(ctx, pkt, dst);
 }
 

@@ -18,6 +18,18 @@
 #ifndef SL_EVENTS_BYTES
 #define SL_EVENTS_BYTES (256 * 1024) /* drop-event ring buffer */
 #endif
+/* NetworkPolicy (policy_types.h). The two tries allocate per entry
+ * (BPF_F_NO_PREALLOC), so their limits cost nothing until used; conntrack is
+ * an LRU hash and preallocates every entry (about 150 bytes each). */
+#ifndef SL_MAX_IPCACHE
+#define SL_MAX_IPCACHE 65536 /* pod IPs of the cluster, node addresses, ipBlock boundaries */
+#endif
+#ifndef SL_MAX_POLICY
+#define SL_MAX_POLICY 131072 /* policy-trie entries: markers, rules, endPort blocks */
+#endif
+#ifndef SL_MAX_CT
+#define SL_MAX_CT 262144 /* connections through this node's pods */
+#endif
 
 /* The gateway every pod sees: a link-local address answered by a permanent
  * neighbour entry in the pod, so the first packet needs no ARP. */

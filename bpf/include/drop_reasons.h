@@ -25,7 +25,7 @@
 	X(UNKNOWN_DEST, 136, "destination is not a local endpoint")                    \
 	X(REDIRECT_FAILED, 137, "redirect failed")                                     \
 	X(TTL_EXCEEDED, 138, "TTL exceeded")                                           \
-	X(FRAGMENT, 139, "IP fragment (reserved)")                                     \
+	X(FRAGMENT, 139, "IP fragment without ports where policy needs them")          \
 	X(WRONG_ENI, 140, "arrived on an ENI that does not own the destination")
 
 enum sl_drop_reason {

@@ -13,7 +13,7 @@
 /* Bump when any pinned map's key, value or type changes meaning. An agent
  * finding pins of another version refuses to start unless told to replace
  * them (sluiced --replace-maps), because guessing would corrupt the datapath. */
-#define SL_LAYOUT_VERSION 1
+#define SL_LAYOUT_VERSION 2 /* 2: NetworkPolicy maps (ipcache, policy, ct, polcfg) */
 
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 #define SL_PIN_PROGS_SUBDIR "progs"
@@ -23,10 +23,16 @@
 #define SL_MAP_METRICS "sluice_metrics"
 #define SL_MAP_EVENTS "sluice_events"
 #define SL_MAP_META "sluice_meta"
+#define SL_MAP_IPCACHE "sluice_ipcache"
+#define SL_MAP_POLICY "sluice_policy"
+#define SL_MAP_CT "sluice_ct"
+#define SL_MAP_POLCFG "sluice_polcfg"
 
 /* Program names, as bpftool shows them (kernel names are cut at 15 chars). */
 #define SL_PROG_FROM_POD "sluice_from_pod"
 #define SL_PROG_FROM_ENI "sluice_from_eni"
+#define SL_PROG_TO_POD "sluice_to_pod"
+#define SL_PROG_XDP_ENI "sluice_xdp_eni"
 
 /* tc filter handle and priority Sluice owns on every device it attaches to;
  * reattaching with the same pair replaces the program atomically. */

@@ -100,7 +100,8 @@ _Static_assert(sizeof(struct sl_policy_value) == 8, "sl_policy_value layout");
  *     the agent) ------------------------------------------------------------ */
 
 /* The tuple of the connection's first packet (the "original" direction).
- * ICMP echo: sport is the echo id, dport 0. */
+ * ICMP echo: sport is the echo id, dport 0 (the tuple of an echo reply puts
+ * the id in dport, so that reversing it finds the request's entry). */
 struct sl_ct_key {
 	__u8 family;
 	__u8 proto;
@@ -117,6 +118,9 @@ _Static_assert(sizeof(struct sl_ct_key) == 40, "sl_ct_key layout");
 #define SL_CT_CLOSING 3     /* FIN seen */
 #define SL_CT_CLOSED 4      /* RST, or FIN both ways */
 
+/* sl_ct_value.flags */
+#define SL_CT_F_HOST (1 << 0) /* opened by the node's own stack (sluice_to_pod): never checked against policy */
+
 #define SL_CT_DIR_ORIG 0
 #define SL_CT_DIR_REPLY 1
 
@@ -129,7 +133,8 @@ struct sl_ct_value {
 	__u32 policy_rev;   /* sl_policy_config.rev under which it was last allowed */
 	__u8 state;         /* SL_CT_* */
 	__u8 tcp_flags[2];  /* TCP flags seen per direction (ORed) */
-	__u8 pad[5];
+	__u8 flags;         /* SL_CT_F_* */
+	__u8 pad[4];
 };
 _Static_assert(sizeof(struct sl_ct_value) == 64, "sl_ct_value layout");
 

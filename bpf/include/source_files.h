@@ -16,7 +16,8 @@
 	X(LIB, 4, "bpf/lib")                                                           \
 	X(LIB_IPV4, 5, "bpf/lib/ipv4.h")                                               \
 	X(LIB_FORWARD, 6, "bpf/lib/forward.h")                                         \
-	X(LIB_REDIRECT, 7, "bpf/lib/redirect.h")
+	X(LIB_REDIRECT, 7, "bpf/lib/redirect.h")                                       \
+	X(LIB_POLICY, 8, "bpf/lib/policy.h")
 
 enum sl_source_file {
 #define SL_SRC_ENUM(name, num, path) SL_SRC_##name = num,

@@ -8,12 +8,13 @@
  * Only the entry point acts on it (verdict.h): it counts the drop and, when
  * the cfg_drop_events knob is on, emits a struct sl_drop_event built here.
  *
- * Needs: ctx_skb.h, pkt.h; SL_SOURCE_FILE defined where SL_DROP() is used.
+ * Needs: a ctx shim (ctx_skb.h or ctx_xdp.h), pkt.h; SL_SOURCE_FILE defined
+ * where SL_DROP() is used.
  */
 #ifndef SLUICE_LIB_DROP_H
 #define SLUICE_LIB_DROP_H
 
-#include "ctx_skb.h"
+#include "ctx.h"
 #include "drop_reasons.h"
 #include "l4.h"
 #include "maps.h"

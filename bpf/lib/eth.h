@@ -6,14 +6,14 @@
  * its own decision (a pod may not send ARP; an ENI must pass it to the
  * stack). No VLAN tags on either device, so L3 always starts at ETH_HLEN.
  *
- * Needs: ctx_skb.h, pkt.h.
+ * Needs: a ctx shim (ctx_skb.h or ctx_xdp.h), pkt.h.
  */
 #ifndef SLUICE_LIB_ETH_H
 #define SLUICE_LIB_ETH_H
 
 #include <linux/if_ether.h>
 
-#include "ctx_skb.h"
+#include "ctx.h"
 #include "pkt.h"
 
 /* Sets pkt->l3_proto (network byte order) to the EtherType, or to 0 when the

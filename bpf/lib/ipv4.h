@@ -7,7 +7,7 @@
  * -SL_DROP_INVALID_PACKET. sl_ipv4_dec_ttl() returns 0 or
  * -SL_DROP_TTL_EXCEEDED. The header starts at ETH_HLEN (eth.h).
  *
- * Needs: ctx_skb.h, pkt.h.
+ * Needs: a ctx shim (ctx_skb.h or ctx_xdp.h), pkt.h.
  */
 #ifndef SLUICE_LIB_IPV4_H
 #define SLUICE_LIB_IPV4_H
@@ -17,7 +17,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "csum.h"
-#include "ctx_skb.h"
+#include "ctx.h"
 #include "drop.h"
 #include "pkt.h"
 

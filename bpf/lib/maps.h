@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The map instances every Sluice program shares, pinned by name in the pin
- * directory (pins.h). Types live in sluice_types.h, so code that only needs
- * the layouts (userspace, tests) includes that instead of creating maps.
+ * directory (pins.h). Types live in sluice_types.h and policy_types.h, so
+ * code that only needs the layouts (userspace, tests) includes those
+ * instead of creating maps.
  *
- * Both objects declare the same maps; the loader loads them with one pin root
+ * Every object declares the same maps; the loader loads them with one pin root
  * path, so the second object (and a restarted agent) reuses the pins instead
  * of creating copies. Sizes come from consts.h; the agent may resize before
  * load.
@@ -16,6 +17,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "consts.h"
+#include "policy_types.h"
 #include "sluice_types.h"
 
 /* Pod and node addresses on this node; written by sluiced (CNI ADD/DEL, reconcile). */
@@ -60,5 +62,47 @@ struct {
 	__type(value, struct sl_meta);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_meta SEC(".maps");
+
+/* Address -> identity (longest prefix): pod IPs, node addresses, ipBlock
+ * boundaries, 0.0.0.0/0; written by sluiced's policy engine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_MAX_IPCACHE);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* required of LPM tries */
+	__type(key, struct sl_ipcache_key);
+	__type(value, struct sl_ipcache_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ipcache SEC(".maps");
+
+/* subject|direction|peer|proto|dport -> allow, or the isolation marker;
+ * written by sluiced's policy engine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_MAX_POLICY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_policy_key);
+	__type(value, struct sl_policy_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_policy SEC(".maps");
+
+/* Connections by their original tuple; written by the programs, aged out by
+ * sluiced's garbage collector (userspace/maps/ct_gc.c) and by the LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_CT);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ct SEC(".maps");
+
+/* Policy settings (struct sl_policy_config): revision, enforce, what a
+ * policy change does to live connections; written by sluiced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_policy_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_polcfg SEC(".maps");
 
 #endif /* SLUICE_LIB_MAPS_H */

@@ -186,6 +186,23 @@ int pkt_icmp_echo(struct pkt *p, uint16_t id, uint16_t seq)
 	return 0;
 }
 
+int pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id, uint16_t seq)
+{
+	struct icmphdr *ih;
+	int err;
+
+	if (p->l3_proto != ETH_P_IP)
+		return -EINVAL;
+	err = l4_begin(p, IPPROTO_ICMP, sizeof(*ih), (void **)&ih);
+	if (err)
+		return err;
+	ih->type = type;
+	ih->code = code;
+	ih->un.echo.id = htons(id);
+	ih->un.echo.sequence = htons(seq);
+	return 0;
+}
+
 int pkt_sctp(struct pkt *p, uint16_t sport, uint16_t dport, uint32_t vtag)
 {
 	struct sctp_common *sh;

@@ -51,6 +51,11 @@ int pkt_tcp(struct pkt *p, uint16_t sport, uint16_t dport, uint8_t flags);
 int pkt_udp(struct pkt *p, uint16_t sport, uint16_t dport);
 /* Echo request: ICMP over IPv4, ICMPv6 over IPv6. */
 int pkt_icmp_echo(struct pkt *p, uint16_t id, uint16_t seq);
+/* Any ICMP (IPv4) message: type, code and the 4 bytes after the checksum
+ * (id and seq of an echo; unused, or the next-hop MTU, of an error). An
+ * error's quoted packet follows as payload (built with its own pkt, from
+ * its IPv4 header on). */
+int pkt_icmp(struct pkt *p, uint8_t type, uint8_t code, uint16_t id, uint16_t seq);
 /* SCTP common header only (chunks, if any, as payload). */
 int pkt_sctp(struct pkt *p, uint16_t sport, uint16_t dport, uint32_t vtag);
 int pkt_payload(struct pkt *p, const void *data, size_t len);

@@ -21,6 +21,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "pins.h"
+#include "policy_types.h"
 #include "sluice_types.h"
 
 #ifdef __clang_analyzer__
@@ -34,6 +35,7 @@ void sl_analyzer_destroy_skeleton(struct bpf_object_skeleton *s);
 #endif
 #include "eni.skel.h"
 #include "pod.skel.h"
+#include "xdp.skel.h"
 
 #define BPFFS_ROOT "/sys/fs/bpf"
 
@@ -49,6 +51,7 @@ static const char *kmsg_sep(void)
 struct loader {
 	struct pod_bpf *pod;
 	struct eni_bpf *eni;
+	struct xdp_bpf *xdp;
 	char pin_dir[PATH_MAX];
 };
 
@@ -78,7 +81,42 @@ static int path_join(char *buf, size_t size, const char *dir, const char *name)
 
 static const char *prog_pin_name(enum loader_prog prog)
 {
-	return prog == LOADER_PROG_FROM_ENI ? SL_PROG_FROM_ENI : SL_PROG_FROM_POD;
+	switch (prog) {
+	case LOADER_PROG_FROM_POD:
+		return SL_PROG_FROM_POD;
+	case LOADER_PROG_FROM_ENI:
+		return SL_PROG_FROM_ENI;
+	case LOADER_PROG_TO_POD:
+		return SL_PROG_TO_POD;
+	case LOADER_PROG_XDP_ENI:
+		return SL_PROG_XDP_ENI;
+	}
+	return "?";
+}
+
+enum loader_hook loader_prog_hook(enum loader_prog prog)
+{
+	switch (prog) {
+	case LOADER_PROG_TO_POD:
+		return LOADER_HOOK_TC_EGRESS;
+	case LOADER_PROG_XDP_ENI:
+		return LOADER_HOOK_XDP;
+	default:
+		return LOADER_HOOK_TC_INGRESS;
+	}
+}
+
+static const char *hook_name(enum loader_hook hook)
+{
+	switch (hook) {
+	case LOADER_HOOK_TC_INGRESS:
+		return "tc ingress";
+	case LOADER_HOOK_TC_EGRESS:
+		return "tc egress";
+	case LOADER_HOOK_XDP:
+		return "XDP";
+	}
+	return "?";
 }
 
 /* 1 on bpffs, 0 elsewhere, -errno when path cannot be examined. */
@@ -238,26 +276,100 @@ static int pin_prog(const char *dir, const char *name, int prog_fd)
 	return 0;
 }
 
-static int write_meta(const char *pin_dir, int fd)
+/*
+ * The size a map gets: the pinned map's if there is one (libbpf reuses a pin
+ * only if everything, max_entries included, matches, and resizing would mean
+ * losing its content), else the one asked for, else the consts.h default
+ * compiled into the object (0 leaves that).
+ */
+static int map_size(struct bpf_map *map, __u32 want, __u32 *size)
 {
+	const char *path = bpf_map__pin_path(map);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err;
+
+	*size = want;
+	fd = path ? bpf_obj_get(path) : -1;
+	if (fd < 0)
+		return 0; /* not pinned yet: created by this load */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		err = -errno;
+		pr_err("read info of pinned map %s: -%s", path, errname(err));
+		close(fd);
+		return err;
+	}
+	close(fd);
+	if (want && want != info.max_entries)
+		pr_info("%s is pinned with %u entries, not the %u asked for: keeping it (recreate the pins to resize)",
+			path, info.max_entries, want);
+	*size = info.max_entries;
+	return 0;
+}
+
+/* Gives the sized maps of every object the same size (a second object
+ * reuses the pins of the first only if they match). */
+static int size_maps(struct loader *l, const struct loader_opts *opts)
+{
+	struct bpf_object *objs[] = { l->pod->obj, l->eni->obj, l->xdp->obj };
+	const struct {
+		const char *name;
+		__u32 want;
+	} sized[] = {
+		{ SL_MAP_CT, opts ? opts->ct_max_entries : 0 },
+		{ SL_MAP_IPCACHE, opts ? opts->ipcache_max_entries : 0 },
+		{ SL_MAP_POLICY, opts ? opts->policy_max_entries : 0 },
+	};
+	int err;
+
+	for (size_t i = 0; i < sizeof(sized) / sizeof(sized[0]); i++) {
+		__u32 size;
+
+		err = map_size(bpf_object__find_map_by_name(l->pod->obj, sized[i].name), sized[i].want, &size);
+		if (err)
+			return err;
+		if (!size)
+			continue;
+		for (size_t j = 0; j < sizeof(objs) / sizeof(objs[0]); j++) {
+			err = bpf_map__set_max_entries(bpf_object__find_map_by_name(objs[j], sized[i].name), size);
+			if (err) {
+				pr_err("size %s to %u entries: -%s", sized[i].name, size, errname(err));
+				return err;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Maps this load created (sluice_meta not written yet) get their initial
+ * content, sluice_meta last: a loader dying in between leaves version 0,
+ * and the next one does it all again. */
+static int init_fresh_maps(const char *pin_dir, int meta_fd, int polcfg_fd)
+{
+	struct sl_policy_config cfg = { .enforce = 1, .ct_on_policy_change = SL_CT_ON_POLICY_CHANGE_KEEP };
 	struct sl_meta meta = {};
 	struct timespec ts;
 	__u32 key = 0;
 	int err;
 
-	if (bpf_map_lookup_elem(fd, &key, &meta)) {
+	if (bpf_map_lookup_elem(meta_fd, &key, &meta)) {
 		err = -errno;
 		pr_err("read %s/%s: -%s", pin_dir, SL_MAP_META, errname(err));
 		return err;
 	}
 	if (meta.layout_version == SL_LAYOUT_VERSION)
-		return 0; /* keep the creation time of the first agent */
+		return 0; /* keep the creation time of the first agent, and the agent's settings */
+	if (bpf_map_update_elem(polcfg_fd, &key, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("write %s/%s: -%s", pin_dir, SL_MAP_POLCFG, errname(err));
+		return err;
+	}
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	meta = (struct sl_meta){
 		.layout_version = SL_LAYOUT_VERSION,
 		.created_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec,
 	};
-	if (bpf_map_update_elem(fd, &key, &meta, BPF_ANY)) {
+	if (bpf_map_update_elem(meta_fd, &key, &meta, BPF_ANY)) {
 		err = -errno;
 		pr_err("write %s/%s: -%s", pin_dir, SL_MAP_META, errname(err));
 		return err;
@@ -306,15 +418,25 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		pr_err("open BPF object eni.bpf.o: -%s", errname(err));
 		goto out;
 	}
+	l->xdp = xdp_bpf__open_opts(&oopts);
+	if (!l->xdp) {
+		err = -errno;
+		pr_err("open BPF object xdp.bpf.o: -%s", errname(err));
+		goto out;
+	}
 
 	err = check_layout(l->pin_dir, l->pod->obj, replace);
+	if (err)
+		goto out;
+	err = size_maps(l, opts);
 	if (err)
 		goto out;
 
 	l->pod->rodata->cfg_drop_events = drop_events;
 	l->eni->rodata->cfg_drop_events = drop_events;
+	l->xdp->rodata->cfg_drop_events = drop_events;
 	/* The first load creates and pins the maps (or reuses the pins), the
-	 * second finds them pinned and reuses them. */
+	 * others find them pinned and reuse them. */
 	err = pod_bpf__load(l->pod);
 	if (err) {
 		pr_err("load BPF object pod.bpf.o with maps in %s: -%s (see the libbpf messages above)",
@@ -327,6 +449,12 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 		       l->pin_dir, errname(err));
 		goto out;
 	}
+	err = xdp_bpf__load(l->xdp);
+	if (err) {
+		pr_err("load BPF object xdp.bpf.o with maps in %s: -%s (see the libbpf messages above)",
+		       l->pin_dir, errname(err));
+		goto out;
+	}
 
 	err = pin_dir_prepare(progs_dir);
 	if (err)
@@ -334,11 +462,18 @@ int loader_open(const struct loader_opts *opts, struct loader **out)
 	err = pin_prog(progs_dir, SL_PROG_FROM_POD, bpf_program__fd(l->pod->progs.sluice_from_pod));
 	if (err)
 		goto out;
+	err = pin_prog(progs_dir, SL_PROG_TO_POD, bpf_program__fd(l->pod->progs.sluice_to_pod));
+	if (err)
+		goto out;
 	err = pin_prog(progs_dir, SL_PROG_FROM_ENI, bpf_program__fd(l->eni->progs.sluice_from_eni));
 	if (err)
 		goto out;
+	err = pin_prog(progs_dir, SL_PROG_XDP_ENI, bpf_program__fd(l->xdp->progs.sluice_xdp_eni));
+	if (err)
+		goto out;
 
-	err = write_meta(l->pin_dir, bpf_map__fd(l->pod->maps.sluice_meta));
+	err = init_fresh_maps(l->pin_dir, bpf_map__fd(l->pod->maps.sluice_meta),
+			      bpf_map__fd(l->pod->maps.sluice_polcfg));
 	if (err)
 		goto out;
 
@@ -354,6 +489,7 @@ void loader_close(struct loader *l)
 {
 	if (!l)
 		return;
+	xdp_bpf__destroy(l->xdp);
 	eni_bpf__destroy(l->eni);
 	pod_bpf__destroy(l->pod);
 	free(l);
@@ -366,6 +502,10 @@ int loader_prog_fd(const struct loader *l, enum loader_prog prog)
 		return bpf_program__fd(l->pod->progs.sluice_from_pod);
 	case LOADER_PROG_FROM_ENI:
 		return bpf_program__fd(l->eni->progs.sluice_from_eni);
+	case LOADER_PROG_TO_POD:
+		return bpf_program__fd(l->pod->progs.sluice_to_pod);
+	case LOADER_PROG_XDP_ENI:
+		return bpf_program__fd(l->xdp->progs.sluice_xdp_eni);
 	}
 	return -EINVAL;
 }
@@ -389,39 +529,122 @@ const char *loader_pin_dir(const struct loader *l)
 	return l->pin_dir;
 }
 
-int loader_attach(struct loader *l, enum loader_prog prog, int ifindex)
+static enum bpf_tc_attach_point tc_point(enum loader_hook hook)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY,
+	return hook == LOADER_HOOK_TC_EGRESS ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+}
+
+static int attach_tc(int prog_fd, enum loader_prog prog, int ifindex)
+{
+	enum loader_hook hook = loader_prog_hook(prog);
+	LIBBPF_OPTS(bpf_tc_hook, tch, .ifindex = ifindex, .attach_point = tc_point(hook));
+	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
 	char name[IF_NAMESIZE];
 	int err;
 
-	tc.prog_fd = loader_prog_fd(l, prog);
-	if (tc.prog_fd < 0)
-		return -EINVAL;
 	kernel_msg[0] = '\0';
-	err = bpf_tc_hook_create(&hook);
+	/* One clsact qdisc holds both directions: creating it for the second
+	 * answers -EEXIST. */
+	err = bpf_tc_hook_create(&tch);
 	if (err && err != -EEXIST) {
 		pr_err("create clsact qdisc on %s (ifindex %d): -%s%s%s", ifname(ifindex, name), ifindex,
 		       errname(err), kmsg_sep(), kernel_msg);
 		return err;
 	}
 	kernel_msg[0] = '\0';
-	err = bpf_tc_attach(&hook, &tc);
+	err = bpf_tc_attach(&tch, &tc);
 	if (err) {
-		pr_err("attach %s at tc ingress on %s (ifindex %d): -%s%s%s", prog_pin_name(prog),
+		pr_err("attach %s at %s on %s (ifindex %d): -%s%s%s", prog_pin_name(prog), hook_name(hook),
 		       ifname(ifindex, name), ifindex, errname(err), kmsg_sep(), kernel_msg);
 		return err;
 	}
-	pr_debug("attached %s (prog id %u) at tc ingress on %s (ifindex %d)", prog_pin_name(prog), tc.prog_id,
-		 ifname(ifindex, name), ifindex);
+	pr_debug("attached %s (prog id %u) at %s on %s (ifindex %d)", prog_pin_name(prog), tc.prog_id,
+		 hook_name(hook), ifname(ifindex, name), ifindex);
 	return 0;
+}
+
+/* 1 when prog id is a sluice_xdp_eni (of any loader), 0 when it is someone
+ * else's, -errno when it cannot be told. */
+static int xdp_prog_is_ours(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd, err = 0;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	return !strncmp(info.name, SL_PROG_XDP_ENI, sizeof(info.name) - 1);
+}
+
+/* The program at XDP of ifindex, whatever the mode: 0 if none. */
+static int xdp_query(int ifindex, __u32 *id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err;
+
+	*id = 0;
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	*id = q.prog_id;
+	return 0;
+}
+
+static int attach_xdp(int prog_fd, int ifindex)
+{
+	char name[IF_NAMESIZE];
+	__u32 cur;
+	int err;
+
+	err = xdp_query(ifindex, &cur);
+	if (!err && cur) {
+		err = xdp_prog_is_ours(cur);
+		if (err == 0) {
+			pr_err("attach %s at XDP on %s (ifindex %d): another XDP program (id %u) is attached",
+			       SL_PROG_XDP_ENI, ifname(ifindex, name), ifindex, cur);
+			return -EBUSY;
+		}
+	}
+	if (err < 0) {
+		pr_err("query XDP on %s (ifindex %d): -%s", ifname(ifindex, name), ifindex, errname(err));
+		return err;
+	}
+	/* No mode flags: the driver's native XDP where it has one (veth
+	 * does), generic otherwise; the same every time, so a reattach
+	 * replaces in place instead of meeting the other mode (-EEXIST). */
+	err = bpf_xdp_attach(ifindex, prog_fd, 0, NULL);
+	if (err) {
+		pr_err("attach %s at XDP on %s (ifindex %d): -%s", SL_PROG_XDP_ENI, ifname(ifindex, name), ifindex,
+		       errname(err));
+		return err;
+	}
+	pr_debug("attached %s at XDP on %s (ifindex %d)", SL_PROG_XDP_ENI, ifname(ifindex, name), ifindex);
+	return 0;
+}
+
+int loader_attach(struct loader *l, enum loader_prog prog, int ifindex)
+{
+	int prog_fd = loader_prog_fd(l, prog);
+
+	if (prog_fd < 0)
+		return -EINVAL;
+	if (loader_prog_hook(prog) == LOADER_HOOK_XDP)
+		return attach_xdp(prog_fd, ifindex);
+	return attach_tc(prog_fd, prog, ifindex);
 }
 
 int loader_attach_pod(struct loader *l, int ifindex)
 {
-	return loader_attach(l, LOADER_PROG_FROM_POD, ifindex);
+	int err = loader_attach(l, LOADER_PROG_FROM_POD, ifindex);
+
+	return err ? err : loader_attach(l, LOADER_PROG_TO_POD, ifindex);
 }
 
 int loader_attach_eni(struct loader *l, int ifindex)
@@ -429,21 +652,42 @@ int loader_attach_eni(struct loader *l, int ifindex)
 	return loader_attach(l, LOADER_PROG_FROM_ENI, ifindex);
 }
 
-int loader_query(int ifindex, __u32 *prog_id)
+int loader_attach_xdp_eni(struct loader *l, int ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	return loader_attach(l, LOADER_PROG_XDP_ENI, ifindex);
+}
+
+int loader_query_at(int ifindex, enum loader_hook hook, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, tch, .ifindex = ifindex, .attach_point = tc_point(hook));
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY);
 	char name[IF_NAMESIZE];
+	__u32 id;
 	int err;
 
+	if (hook == LOADER_HOOK_XDP) {
+		err = xdp_query(ifindex, &id);
+		if (err == -ENODEV)
+			return -ENOENT;
+		if (!err && id)
+			err = xdp_prog_is_ours(id);
+		if (err < 0) {
+			pr_err("query XDP on %s (ifindex %d): -%s", ifname(ifindex, name), ifindex, errname(err));
+			return err;
+		}
+		if (!id || !err)
+			return -ENOENT;
+		*prog_id = id;
+		return 0;
+	}
 	kernel_msg[0] = '\0';
-	err = bpf_tc_query(&hook, &tc);
+	err = bpf_tc_query(&tch, &tc);
 	/* No clsact qdisc at all: the kernel answers -EINVAL ("parent qdisc
 	 * doesn't exist"), which for us is the same as no filter. */
 	if (err == -ENOENT || (err == -EINVAL && if_indextoname(ifindex, name)))
 		return -ENOENT;
 	if (err) {
-		pr_err("query tc ingress on %s (ifindex %d): -%s%s%s", ifname(ifindex, name), ifindex,
+		pr_err("query %s on %s (ifindex %d): -%s%s%s", hook_name(hook), ifname(ifindex, name), ifindex,
 		       errname(err), kmsg_sep(), kernel_msg);
 		return err;
 	}
@@ -451,32 +695,70 @@ int loader_query(int ifindex, __u32 *prog_id)
 	return 0;
 }
 
-int loader_detach(int ifindex)
+int loader_query(int ifindex, __u32 *prog_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	return loader_query_at(ifindex, LOADER_HOOK_TC_INGRESS, prog_id);
+}
+
+static int detach_tc(int ifindex, const char *name, enum loader_hook hook)
+{
+	LIBBPF_OPTS(bpf_tc_hook, tch, .ifindex = ifindex, .attach_point = tc_point(hook));
 	LIBBPF_OPTS(bpf_tc_opts, tc, .handle = SL_TC_HANDLE, .priority = SL_TC_PRIORITY);
-	char name[IF_NAMESIZE];
 	__u32 id;
 	int err;
 
-	if (!if_indextoname(ifindex, name))
-		return 0; /* the device went, and its filters with it */
-	err = loader_query(ifindex, &id);
+	err = loader_query_at(ifindex, hook, &id);
 	if (err == -ENOENT)
 		return 0;
 	if (err)
 		return err;
 	kernel_msg[0] = '\0';
-	err = bpf_tc_detach(&hook, &tc);
+	err = bpf_tc_detach(&tch, &tc);
 	if (err == -ENOENT || err == -ENODEV)
 		return 0;
 	if (err) {
-		pr_err("detach tc ingress on %s (ifindex %d): -%s%s%s", name, ifindex, errname(err), kmsg_sep(),
-		       kernel_msg);
+		pr_err("detach %s on %s (ifindex %d): -%s%s%s", hook_name(hook), name, ifindex, errname(err),
+		       kmsg_sep(), kernel_msg);
 		return err;
 	}
-	pr_debug("detached prog id %u from tc ingress on %s (ifindex %d)", id, name, ifindex);
+	pr_debug("detached prog id %u from %s on %s (ifindex %d)", id, hook_name(hook), name, ifindex);
 	return 0;
+}
+
+static int detach_xdp(int ifindex, const char *name)
+{
+	__u32 id;
+	int err;
+
+	err = loader_query_at(ifindex, LOADER_HOOK_XDP, &id);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	err = bpf_xdp_detach(ifindex, 0, NULL);
+	if (err == -ENODEV)
+		return 0;
+	if (err) {
+		pr_err("detach XDP on %s (ifindex %d): -%s", name, ifindex, errname(err));
+		return err;
+	}
+	pr_debug("detached prog id %u from XDP on %s (ifindex %d)", id, name, ifindex);
+	return 0;
+}
+
+int loader_detach(int ifindex)
+{
+	char name[IF_NAMESIZE];
+	int err;
+
+	if (!if_indextoname(ifindex, name))
+		return 0; /* the device went, and its programs with it */
+	err = detach_tc(ifindex, name, LOADER_HOOK_TC_INGRESS);
+	if (!err)
+		err = detach_tc(ifindex, name, LOADER_HOOK_TC_EGRESS);
+	if (!err)
+		err = detach_xdp(ifindex, name);
+	return err;
 }
 
 int loader_unpin_all(const char *pin_dir)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "maps/maps.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +75,15 @@ int maps_open(const char *pin_dir, struct sl_maps *m)
 		  sizeof(struct sl_metrics_value) },
 		{ SL_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0 },
 		{ SL_MAP_META, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct sl_meta) },
+		{ SL_MAP_IPCACHE, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_ipcache_key),
+		  sizeof(struct sl_ipcache_value) },
+		{ SL_MAP_POLICY, BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_policy_key), sizeof(struct sl_policy_value) },
+		{ SL_MAP_CT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_ct_key), sizeof(struct sl_ct_value) },
+		{ SL_MAP_POLCFG, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct sl_policy_config) },
 	};
-	int *fds[] = { &m->endpoint_fd, &m->eni_fd, &m->metrics_fd, &m->events_fd, &m->meta_fd };
+	int *fds[] = { &m->endpoint_fd, &m->eni_fd,     &m->metrics_fd, &m->events_fd, &m->meta_fd,
+		       &m->ipcache_fd,  &m->policy_fd, &m->ct_fd,      &m->polcfg_fd };
+	_Static_assert(sizeof(specs) / sizeof(specs[0]) == sizeof(fds) / sizeof(fds[0]), "one spec per map");
 	struct sl_meta meta;
 	int err = 0;
 
@@ -104,7 +113,8 @@ out:
 
 void maps_close(struct sl_maps *m)
 {
-	int *fds[] = { &m->endpoint_fd, &m->eni_fd, &m->metrics_fd, &m->events_fd, &m->meta_fd };
+	int *fds[] = { &m->endpoint_fd, &m->eni_fd,     &m->metrics_fd, &m->events_fd, &m->meta_fd,
+		       &m->ipcache_fd,  &m->policy_fd, &m->ct_fd,      &m->polcfg_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -350,6 +360,255 @@ int maps_meta_get(const struct sl_maps *m, struct sl_meta *meta)
 
 	return map_get(m->meta_fd, SL_MAP_META, &key, meta);
 }
+
+/* --- NetworkPolicy maps --------------------------------------------------------- */
+
+/* Writes n entries with BPF_MAP_UPDATE_BATCH. A kernel without batch
+ * operations for the map type (tries before 6.x answer -EINVAL or
+ * -ENOTSUPP on the very first call) gets them one by one, in order. */
+static int map_put_batch(int fd, const char *name, const void *keys, size_t key_size, const void *vals,
+			 size_t val_size, __u32 n, __u32 *done)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	__u32 count = n;
+	int err = 0;
+
+	*done = 0;
+	if (!n)
+		return 0;
+	if (!bpf_map_update_batch(fd, keys, vals, &count, &opts)) {
+		*done = n;
+		return 0;
+	}
+	err = -errno;
+	if (count || (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP && err != -524 /* ENOTSUPP */)) {
+		*done = count;
+		pr_err("update %s (batch, entry %u of %u): -%s", name, count + 1, n, errname(err));
+		return err;
+	}
+	for (__u32 i = 0; i < n; i++) {
+		err = map_set(fd, name, (const char *)keys + i * key_size, (const char *)vals + i * val_size);
+		if (err)
+			return err;
+		*done = i + 1;
+	}
+	return 0;
+}
+
+int maps_ipcache_key(struct sl_ipcache_key *key, __u8 family, const void *addr, unsigned int prefix_bits)
+{
+	unsigned int len = family == SL_FAMILY_IPV4 ? 4 : family == SL_FAMILY_IPV6 ? 16 : 0;
+
+	memset(key, 0, sizeof(*key));
+	if (!len || prefix_bits > len * 8)
+		return -EINVAL;
+	key->prefixlen = SL_IPCACHE_KEY_BASE_BITS + prefix_bits;
+	key->family = family;
+	memcpy(key->addr, addr, len);
+	for (unsigned int bit = prefix_bits; bit < len * 8; bit++)
+		key->addr[bit / 8] &= (__u8)~(0x80u >> (bit % 8));
+	return 0;
+}
+
+int maps_ipcache_put(const struct sl_maps *m, const struct sl_ipcache_key *key, const struct sl_ipcache_value *val)
+{
+	return map_set(m->ipcache_fd, SL_MAP_IPCACHE, key, val);
+}
+
+int maps_ipcache_put_batch(const struct sl_maps *m, const struct sl_ipcache_key *keys,
+			   const struct sl_ipcache_value *vals, __u32 n, __u32 *done)
+{
+	return map_put_batch(m->ipcache_fd, SL_MAP_IPCACHE, keys, sizeof(*keys), vals, sizeof(*vals), n, done);
+}
+
+int maps_ipcache_get(const struct sl_maps *m, const struct sl_ipcache_key *key, struct sl_ipcache_value *val)
+{
+	return map_get(m->ipcache_fd, SL_MAP_IPCACHE, key, val);
+}
+
+int maps_ipcache_del(const struct sl_maps *m, const struct sl_ipcache_key *key)
+{
+	return map_del(m->ipcache_fd, SL_MAP_IPCACHE, key);
+}
+
+struct ipcache_walk {
+	maps_ipcache_fn fn;
+	void *arg;
+};
+
+static int ipcache_walk_one(const void *key, const void *value, void *arg)
+{
+	struct ipcache_walk *w = arg;
+
+	return w->fn(key, value, w->arg);
+}
+
+int maps_ipcache_foreach(const struct sl_maps *m, maps_ipcache_fn fn, void *arg)
+{
+	struct ipcache_walk w = { fn, arg };
+
+	return map_walk(m->ipcache_fd, SL_MAP_IPCACHE, sizeof(struct sl_ipcache_key),
+			sizeof(struct sl_ipcache_value), ipcache_walk_one, &w);
+}
+
+void maps_policy_key(struct sl_policy_key *key, __u32 subject, __u8 direction, __u32 peer, __u8 proto, __u16 dport,
+		     __u32 prefixlen)
+{
+	memset(key, 0, sizeof(*key));
+	key->prefixlen = prefixlen;
+	key->subject = subject;
+	key->direction = direction;
+	if (prefixlen > SL_POLICY_PREFIX_ISOLATED)
+		key->peer = peer;
+	if (prefixlen > SL_POLICY_PREFIX_ALL_PORTS)
+		key->proto = proto;
+	if (prefixlen > SL_POLICY_PREFIX_PROTO) {
+		unsigned int host_bits = prefixlen >= SL_POLICY_PREFIX_FULL ? 0 : SL_POLICY_PREFIX_FULL - prefixlen;
+
+		key->dport = htons((__u16)(dport & ~((1u << host_bits) - 1)));
+	}
+}
+
+int maps_policy_put(const struct sl_maps *m, const struct sl_policy_key *key, const struct sl_policy_value *val)
+{
+	return map_set(m->policy_fd, SL_MAP_POLICY, key, val);
+}
+
+int maps_policy_put_batch(const struct sl_maps *m, const struct sl_policy_key *keys,
+			  const struct sl_policy_value *vals, __u32 n, __u32 *done)
+{
+	return map_put_batch(m->policy_fd, SL_MAP_POLICY, keys, sizeof(*keys), vals, sizeof(*vals), n, done);
+}
+
+int maps_policy_get(const struct sl_maps *m, const struct sl_policy_key *key, struct sl_policy_value *val)
+{
+	return map_get(m->policy_fd, SL_MAP_POLICY, key, val);
+}
+
+int maps_policy_del(const struct sl_maps *m, const struct sl_policy_key *key)
+{
+	return map_del(m->policy_fd, SL_MAP_POLICY, key);
+}
+
+struct policy_walk {
+	maps_policy_fn fn;
+	void *arg;
+};
+
+static int policy_walk_one(const void *key, const void *value, void *arg)
+{
+	struct policy_walk *w = arg;
+
+	return w->fn(key, value, w->arg);
+}
+
+int maps_policy_foreach(const struct sl_maps *m, maps_policy_fn fn, void *arg)
+{
+	struct policy_walk w = { fn, arg };
+
+	return map_walk(m->policy_fd, SL_MAP_POLICY, sizeof(struct sl_policy_key), sizeof(struct sl_policy_value),
+			policy_walk_one, &w);
+}
+
+int maps_port_range_blocks(__u16 first, __u16 last, struct maps_port_block blocks[MAPS_PORT_BLOCKS_MAX])
+{
+	__u32 port = first, end = (__u32)last + 1;
+	int n = 0;
+
+	if (first > last)
+		return -EINVAL;
+	while (port < end) {
+		/* The largest block aligned at port that does not pass last:
+		 * at most 2 x 16 of them (growing, then shrinking). */
+		unsigned int k = port ? (unsigned int)__builtin_ctz(port) : 16;
+
+		while (port + (1u << k) > end)
+			k--;
+		blocks[n].port = (__u16)port;
+		blocks[n].prefixlen = SL_POLICY_PREFIX_FULL - k;
+		n++;
+		port += 1u << k;
+	}
+	return n;
+}
+
+int maps_ct_get(const struct sl_maps *m, const struct sl_ct_key *key, struct sl_ct_value *val)
+{
+	return map_get(m->ct_fd, SL_MAP_CT, key, val);
+}
+
+int maps_ct_del(const struct sl_maps *m, const struct sl_ct_key *key)
+{
+	return map_del(m->ct_fd, SL_MAP_CT, key);
+}
+
+struct ct_walk {
+	maps_ct_fn fn;
+	void *arg;
+};
+
+static int ct_walk_one(const void *key, const void *value, void *arg)
+{
+	struct ct_walk *w = arg;
+
+	return w->fn(key, value, w->arg);
+}
+
+int maps_ct_foreach(const struct sl_maps *m, maps_ct_fn fn, void *arg)
+{
+	struct ct_walk w = { fn, arg };
+
+	return map_walk(m->ct_fd, SL_MAP_CT, sizeof(struct sl_ct_key), sizeof(struct sl_ct_value), ct_walk_one, &w);
+}
+
+int maps_ct_clear(const struct sl_maps *m)
+{
+	struct sl_ct_key key, next;
+	bool have = false;
+	int err = 0;
+
+	/* Step to the next key, then delete the one behind: restarting from
+	 * the first key after every delete would scan the buckets n times. */
+	for (;;) {
+		if (bpf_map_get_next_key(m->ct_fd, have ? &key : NULL, &next)) {
+			err = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+		if (have) {
+			err = map_del(m->ct_fd, SL_MAP_CT, &key);
+			if (err && err != -ENOENT)
+				return err;
+		}
+		key = next;
+		have = true;
+	}
+	if (err) {
+		pr_err("walk %s: -%s", SL_MAP_CT, errname(err));
+		return err;
+	}
+	if (have) {
+		err = map_del(m->ct_fd, SL_MAP_CT, &key);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	return 0;
+}
+
+int maps_polcfg_get(const struct sl_maps *m, struct sl_policy_config *cfg)
+{
+	__u32 key = 0;
+
+	return map_get(m->polcfg_fd, SL_MAP_POLCFG, &key, cfg);
+}
+
+int maps_polcfg_set(const struct sl_maps *m, const struct sl_policy_config *cfg)
+{
+	__u32 key = 0;
+
+	return map_set(m->polcfg_fd, SL_MAP_POLCFG, &key, cfg);
+}
+
+/* --- drop events ------------------------------------------------------------------ */
 
 struct maps_events {
 	struct ring_buffer *rb;
