@@ -14,8 +14,9 @@
  *
  * sluice_to_pod. Other pods and the VPC reach a pod by bpf_redirect_peer,
  * which skips this veth's egress, so what passes here comes from the node's
- * stack: kubelet probes, the node's replies to the pod. Always allowed; the
- * connection is recorded so that the pod's replies pass its egress policy.
+ * stack: kubelet probes, the node's replies to the pod. From the node's own
+ * addresses it is always allowed, and recorded so that the pod's replies
+ * pass its egress policy; from any other address it meets the pod's ingress.
  */
 #define SL_SOURCE_FILE SL_SRC_POD
 
@@ -75,6 +76,9 @@ int sluice_from_pod(struct sl_ctx *ctx)
 
 static __always_inline int to_pod(struct sl_ctx *ctx, struct sl_pkt *pkt)
 {
+	const struct sl_endpoint_info *src, *dst;
+	int ret;
+
 	sl_parse_eth(ctx, pkt);
 	/* ARP and IPv6 neighbour discovery of the node: none of policy's
 	 * business. A malformed IPv4 header from the node's own stack is
@@ -82,8 +86,18 @@ static __always_inline int to_pod(struct sl_ctx *ctx, struct sl_pkt *pkt)
 	if (pkt->l3_proto != bpf_htons(ETH_P_IP) || sl_parse_ipv4(ctx, pkt) < 0)
 		return CTX_ACT_OK;
 	sl_parse_l4(ctx, pkt);
-	sl_enforce(ctx, pkt, NULL, NULL, ctx_ifindex(ctx), SL_AT_TO_POD);
-	return CTX_ACT_OK;
+	/* The node's own connections (kubelet probes) are always allowed. What
+	 * else the node's stack forwards here (a packet for the pod that
+	 * reached the node another way) meets the pod's ingress policy like
+	 * traffic from an ENI: the stack must not be a way around it. */
+	src = sl_endpoint_lookup(&pkt->src);
+	if (src && (src->flags & SL_EP_F_HOST)) {
+		sl_enforce(ctx, pkt, NULL, NULL, ctx_ifindex(ctx), SL_AT_TO_POD);
+		return CTX_ACT_OK;
+	}
+	dst = sl_endpoint_lookup(&pkt->dst);
+	ret = sl_enforce(ctx, pkt, NULL, dst && sl_ep_is_pod(dst) ? dst : NULL, ctx_ifindex(ctx), SL_AT_FROM_ENI);
+	return ret < 0 ? ret : CTX_ACT_OK;
 }
 
 /* host-side veth of a pod, tc egress: what the node's own stack sends the pod */

@@ -857,6 +857,23 @@ static void test_to_pod_host_traffic(void **state)
 	assert_int_equal(metric(SL_METRIC_FORWARDED, SL_DIR_TO_POD), 5);
 }
 
+/* What the node's stack forwards from an address that is not the node's own:
+ * the pod's ingress policy applies, the stack is no way around it. */
+static void test_to_pod_forwarded_traffic_meets_ingress(void **state)
+{
+	(void)state;
+	ipc_put(IP_REMOTE, 32, ID_REMOTE, 0, 0);
+	isolate(ID_A, INGRESS);
+
+	CASE("a remote pod's packet routed through the node to isolated A: denied at sluice_to_pod");
+	expect_policy_drop(HOST(T.if_pa, TCP(IP_REMOTE, IP_A, 40000, 8080, SYN)), TC_ACT_SHOT, SL_DROP_POLICY_DENIED,
+			   SL_DIR_TO_POD, T.if_pa, "ingress");
+	CASE("once A's ingress allows that peer, it passes and opens a connection of A's");
+	ALLOW_PORT(ID_A, INGRESS, ID_REMOTE, IPPROTO_TCP, 8080);
+	expect_pass(HOST(T.if_pa, TCP(IP_REMOTE, IP_A, 40000, 8080, SYN)), TC_ACT_OK);
+	expect_pass(POD(T.if_pa, TCP(IP_A, IP_REMOTE, 8080, 40000, SYN_ACK)), TC_ACT_REDIRECT);
+}
+
 /* --- policy changes ---------------------------------------------------------------------------- */
 
 static void test_ct_policy_change_keep(void **state)
@@ -1384,6 +1401,7 @@ static const struct CMUnitTest tests[] = {
 	POLICY_TEST(test_ct_udp_and_sctp),
 	POLICY_TEST(test_ct_icmp_echo_and_errors),
 	POLICY_TEST(test_to_pod_host_traffic),
+	POLICY_TEST(test_to_pod_forwarded_traffic_meets_ingress),
 	POLICY_TEST(test_ct_policy_change_keep),
 	POLICY_TEST(test_ct_policy_change_drop),
 	POLICY_TEST(test_policy_enforce_off),

@@ -21,7 +21,9 @@
 #include "k8s/dir_source.h"
 #include "k8s/store.h"
 #include "loader/loader.h"
+#include "maps/ct_gc.h"
 #include "maps/maps.h"
+#include "policy/policy.h"
 
 #define SLUICE_VERSION "0.1.0"
 
@@ -39,6 +41,7 @@ struct agent_config {
 	unsigned eni_mtu;
 	bool replace_maps;
 	bool drop_events;
+	uint8_t ct_on_policy_change; /* SL_CT_ON_POLICY_CHANGE_KEEP / _DROP */
 };
 
 struct agent {
@@ -68,6 +71,19 @@ struct agent {
 	bool pool_stuck;       /* short of IPs and no cloud call can help now */
 	char last_cloud_error[256];
 	bool stopping;
+
+	/* Policy engine (policy.c) */
+	struct identity_table *ids;
+	struct policy_state policy;   /* what the maps hold */
+	bool policy_dirty;
+	uint64_t policy_changed_ns;   /* first unapplied change (CLOCK_MONOTONIC) */
+	pthread_t policy_thread;
+	pthread_cond_t policy_cond;
+	bool policy_running;
+	uint64_t policy_syncs;
+	uint64_t policy_last_compile_ns, policy_last_apply_ns, policy_last_latency_ns;
+	size_t policy_last_ops;
+	struct ct_gc_result ct_last_gc;
 };
 
 /* main.c */
@@ -103,6 +119,12 @@ void agent_k8s_stop(struct agent *a);
  * is (or when no Kubernetes source is configured), -ETIMEDOUT otherwise. */
 int agent_k8s_wait_pod(struct agent *a, const char *ns, const char *name);
 
+/* policy.c */
+int agent_policy_start(struct agent *a);
+void agent_policy_stop(struct agent *a);
+void agent_policy_mark_dirty(struct agent *a);  /* lock held */
+int agent_policy_sync(struct agent *a);         /* lock held: compile, diff, apply now */
+
 /* cni.c: POST /v1/cni; returns the response body (never NULL) */
 json_t *agent_cni(struct agent *a, json_t *req);
 
@@ -110,6 +132,9 @@ json_t *agent_cni(struct agent *a, json_t *req);
 json_t *agent_view_status(struct agent *a);
 json_t *agent_view_endpoints(struct agent *a);
 json_t *agent_view_ipam(struct agent *a);
+json_t *agent_view_identities(struct agent *a);
+/* The effective policy of a local pod ("namespace/name"); NULL if unknown. */
+json_t *agent_view_policy(struct agent *a, const char *pod);
 char *agent_view_metrics(struct agent *a);
 
 /* http.c */

@@ -243,18 +243,28 @@ static json_t *cni_add(struct agent *a, struct cni_req *r)
 	err = loader_attach_pod(a->loader, ep.host_ifindex);
 	if (err)
 		goto unplumb;
-	step = "map endpoint";
-	err = agent_map_endpoint(a, &ep);
-	if (err)
-		goto unplumb;
 	step = "record endpoint";
 	err = agent_endpoint_add(a, &ep);
 	if (err)
-		goto unmap;
-	step = "checkpoint";
-	err = agent_checkpoint(a);
+		goto unplumb;
+	/* The pod's identity, its ipcache entry and its policy are in the maps
+	 * before its endpoint entry, and all of it before ADD answers: the
+	 * first packet meets the policy. */
+	step = "apply policy";
+	agent_policy_mark_dirty(a);
+	err = agent_policy_sync(a);
+	if (!err) {
+		ep = *agent_endpoint_find(a, &ep.key);
+		step = "map endpoint";
+		err = agent_map_endpoint(a, &ep);
+	}
+	if (!err) {
+		step = "checkpoint";
+		err = agent_checkpoint(a);
+	}
 	if (err) {
 		agent_endpoint_remove(a, agent_endpoint_find(a, &ep.key));
+		agent_policy_mark_dirty(a);
 		goto unmap;
 	}
 	agent_pool_kick(a);
@@ -293,6 +303,7 @@ static json_t *cni_del(struct agent *a, struct cni_req *r)
 	err = teardown(a, ep);
 	if (!err) {
 		agent_endpoint_remove(a, ep);
+		agent_policy_mark_dirty(a);
 		err = agent_checkpoint(a);
 	}
 	agent_pool_kick(a);
@@ -414,7 +425,10 @@ static json_t *cni_gc(struct agent *a, struct cni_req *r)
 		removed++;
 	}
 	if (removed) {
-		int cerr = agent_checkpoint(a);
+		int cerr;
+
+		agent_policy_mark_dirty(a);
+		cerr = agent_checkpoint(a);
 
 		err = err ? err : cerr;
 		agent_pool_kick(a);

@@ -154,6 +154,15 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
 		return respond_json(c, 200, agent_view_endpoints(a));
 	if (!strcmp(url, "/v1/ipam"))
 		return respond_json(c, 200, agent_view_ipam(a));
+	if (!strcmp(url, "/v1/identities"))
+		return respond_json(c, 200, agent_view_identities(a));
+	if (!strcmp(url, "/v1/policy")) {
+		const char *pod = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pod");
+		json_t *res = pod ? agent_view_policy(a, pod) : NULL;
+
+		return res ? respond_json(c, 200, res)
+			   : respond_error(c, 404, 3, pod ? "no such pod on this node" : "?pod=NAMESPACE/POD is required");
+	}
 	return respond_error(c, 404, 6, "no such path");
 }
 

@@ -33,6 +33,9 @@ static const char usage_text[] =
 	"  --eni-mtu N             MTU of cloud interfaces and pods [1500]\n"
 	"  --replace-maps          recreate pinned maps of another layout version (drops state!)\n"
 	"  --no-drop-events        do not emit drop events to the ring buffer\n"
+	"  --ct-on-policy-change keep|drop\n"
+	"                          established connections a new policy no longer allows:\n"
+	"                          keep them until they close, or drop their next packet [keep]\n"
 	"  --log-level LEVEL       error, warn, info, debug [info]\n"
 	"  --log-format FORMAT     json or text [json]\n"
 	"  --version, --help\n";
@@ -63,7 +66,7 @@ static int copy_opt(char *dst, size_t len, const char *src, const char *name)
 int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	enum { O_NODE = 256, O_PIN, O_SOCK, O_MODE, O_STATE, O_PROV, O_SIM, O_K8S, O_WARM, O_WAIT,
-	       O_MTU, O_REPLACE, O_NOEV, O_LEVEL, O_FORMAT, O_VERSION, O_HELP };
+	       O_MTU, O_REPLACE, O_NOEV, O_CTPOL, O_LEVEL, O_FORMAT, O_VERSION, O_HELP };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "pin-dir", required_argument, NULL, O_PIN },
@@ -78,6 +81,7 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "eni-mtu", required_argument, NULL, O_MTU },
 		{ "replace-maps", no_argument, NULL, O_REPLACE },
 		{ "no-drop-events", no_argument, NULL, O_NOEV },
+		{ "ct-on-policy-change", required_argument, NULL, O_CTPOL },
 		{ "log-level", required_argument, NULL, O_LEVEL },
 		{ "log-format", required_argument, NULL, O_FORMAT },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -117,6 +121,14 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		case O_MTU: err = parse_uint(optarg, 10, 65535, &cfg->eni_mtu); break;
 		case O_REPLACE: cfg->replace_maps = true; break;
 		case O_NOEV: cfg->drop_events = false; break;
+		case O_CTPOL:
+			if (!strcmp(optarg, "keep"))
+				cfg->ct_on_policy_change = SL_CT_ON_POLICY_CHANGE_KEEP;
+			else if (!strcmp(optarg, "drop"))
+				cfg->ct_on_policy_change = SL_CT_ON_POLICY_CHANGE_DROP;
+			else
+				err = -EINVAL;
+			break;
 		case O_LEVEL: err = log_level_parse(optarg, &level); break;
 		case O_FORMAT:
 			if (!strcmp(optarg, "json"))
@@ -200,6 +212,8 @@ static int run(struct agent *a)
 	if (!err)
 		err = agent_k8s_start(a);
 	if (!err)
+		err = agent_policy_start(a);
+	if (!err)
 		err = agent_pool_start(a);
 	if (err)
 		goto out;
@@ -227,6 +241,7 @@ stop_http:
 stop_pool:
 	agent_pool_stop(a);
 out:
+	agent_policy_stop(a);
 	if (a->cloud)
 		a->cloud->ops->destroy(a->cloud);
 	agent_k8s_stop(a);

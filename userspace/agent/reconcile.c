@@ -331,6 +331,7 @@ int agent_sweep_gone_endpoints(struct agent *a)
 	nl_close(nl);
 	if (released) {
 		agent_pool_kick(a);
+		agent_policy_mark_dirty(a);
 		return agent_checkpoint(a);
 	}
 	return 0;
@@ -393,6 +394,15 @@ int agent_reconcile(struct agent *a)
 		if (!ipam_iface_find(&a->ipam, cp.ifaces[c].id))
 			pr_warn("reconcile: interface %s is no longer attached in the cloud", cp.ifaces[c].id);
 	}
+	/* Identity numbers as they were, so the restored endpoint entries keep
+	 * the identities the policy trie and live connections refer to. */
+	if (cp.identities) {
+		err = identity_table_from_json(a->ids, cp.identities);
+		if (err) {
+			pr_err("checkpoint %s: the policy identities are damaged", a->checkpoint_path);
+			goto out;
+		}
+	}
 	err = nl_open(&nl);
 	if (err)
 		goto out;
@@ -403,6 +413,11 @@ int agent_reconcile(struct agent *a)
 	remove_stale_enis(a);
 	remove_orphan_links(a);
 	err = agent_sync_host_addresses(a);
+	/* The policy as it is now, before the agent says it is ready. */
+	if (!err) {
+		agent_policy_mark_dirty(a);
+		err = agent_policy_sync(a);
+	}
 	if (!err)
 		err = agent_checkpoint(a);
 	if (!err)

@@ -46,7 +46,11 @@ void agent_endpoint_remove(struct agent *a, const struct endpoint *ep)
 
 int agent_checkpoint(struct agent *a)
 {
-	return checkpoint_save(a->checkpoint_path, a->cfg.node, &a->ipam, a->endpoints, a->n_endpoints, NULL);
+	json_t *ids = a->ids ? identity_table_to_json(a->ids) : NULL;
+	int err = checkpoint_save(a->checkpoint_path, a->cfg.node, &a->ipam, a->endpoints, a->n_endpoints, ids);
+
+	json_decref(ids);
+	return err;
 }
 
 int agent_map_endpoint(struct agent *a, const struct endpoint *ep)
@@ -55,6 +59,7 @@ int agent_map_endpoint(struct agent *a, const struct endpoint *ep)
 		.ifindex = (__u32)ep->host_ifindex,
 		.eni_ifindex = (__u32)ep->eni_ifindex,
 		.flags = SL_EP_F_POD,
+		.identity = ep->identity,
 	};
 	char buf[SL_IP_STRLEN];
 	int err;

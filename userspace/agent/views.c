@@ -24,6 +24,21 @@ static json_t *pool_json(struct agent *a)
 			 a->pool_stuck);
 }
 
+static json_t *policy_stats_json(struct agent *a)
+{
+	struct sl_policy_config cfg = { 0 };
+
+	maps_polcfg_get(&a->maps, &cfg);
+	return json_pack("{s:i, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:I}", "rev", (int)cfg.rev,
+			 "ctOnPolicyChange", a->cfg.ct_on_policy_change ? "drop" : "keep", "syncs",
+			 (json_int_t)a->policy_syncs, "ipcacheEntries", (json_int_t)a->policy.n_ipcache,
+			 "trieEntries", (json_int_t)a->policy.n_trie, "lastCompileMs",
+			 (double)a->policy_last_compile_ns / 1e6, "lastApplyMs",
+			 (double)a->policy_last_apply_ns / 1e6, "lastChangeToEnforcedMs",
+			 (double)a->policy_last_latency_ns / 1e6, "lastMapOperations",
+			 (json_int_t)a->policy_last_ops);
+}
+
 json_t *agent_view_status(struct agent *a)
 {
 	json_t *s;
@@ -34,6 +49,7 @@ json_t *agent_view_status(struct agent *a)
 		      a->ready, "pinDir", a->cfg.pin_dir, "socket", a->cfg.socket_path, "endpoints",
 		      (int)a->n_endpoints, "pool", pool_json(a), "datapath", "layoutVersion", SL_LAYOUT_VERSION,
 		      "programs", SL_PROG_FROM_POD, SL_PROG_FROM_ENI, "lastCloudError", a->last_cloud_error);
+	json_object_set_new(s, "policy", policy_stats_json(a));
 	pthread_mutex_unlock(&a->lock);
 	return s;
 }
@@ -73,13 +89,19 @@ static json_t *endpoint_json(struct agent *a, const struct endpoint *ep)
 			 "created", (json_int_t)ep->created);
 }
 
+static json_t *with_identity(json_t *ep_json, const struct endpoint *ep)
+{
+	json_object_set_new(ep_json, "identity", json_integer(ep->identity));
+	return ep_json;
+}
+
 json_t *agent_view_endpoints(struct agent *a)
 {
 	json_t *list = json_array();
 
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->n_endpoints; i++)
-		json_array_append_new(list, endpoint_json(a, &a->endpoints[i]));
+		json_array_append_new(list, with_identity(endpoint_json(a, &a->endpoints[i]), &a->endpoints[i]));
 	pthread_mutex_unlock(&a->lock);
 	return json_pack("{s:o}", "endpoints", list);
 }
@@ -175,7 +197,115 @@ char *agent_view_metrics(struct agent *a)
 		   "# HELP sluice_ready 1 once the start-up reconcile is done.\n# TYPE sluice_ready gauge\n"
 		   "sluice_ready %d\n",
 		c.free, c.used, c.interfaces, a->ready ? 1 : 0);
+	fprintf(f, "# HELP sluice_policy_syncs_total Policy recomputations applied to the datapath.\n"
+		   "# TYPE sluice_policy_syncs_total counter\nsluice_policy_syncs_total %llu\n"
+		   "# HELP sluice_policy_change_to_enforced_seconds Latest object change to maps updated.\n"
+		   "# TYPE sluice_policy_change_to_enforced_seconds gauge\n"
+		   "sluice_policy_change_to_enforced_seconds %.6f\n"
+		   "# HELP sluice_policy_entries Entries the policy occupies in the datapath.\n"
+		   "# TYPE sluice_policy_entries gauge\nsluice_policy_entries{map=\"ipcache\"} %zu\n"
+		   "sluice_policy_entries{map=\"policy\"} %zu\n",
+		(unsigned long long)a->policy_syncs, (double)a->policy_last_latency_ns / 1e9, a->policy.n_ipcache,
+		a->policy.n_trie);
 	pthread_mutex_unlock(&a->lock);
 	fclose(f);
 	return text;
+}
+
+struct identity_view {
+	struct agent *a;
+	json_t *list;
+};
+
+static int identity_json(const struct identity *id, void *arg)
+{
+	struct identity_view *v = arg;
+	json_t *pods = json_array();
+
+	for (size_t i = 0; i < v->a->n_endpoints; i++) {
+		const struct endpoint *ep = &v->a->endpoints[i];
+		char name[2 * ENDPOINT_K8S_NAME_LEN + 2];
+
+		if (ep->identity != id->id)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", ep->k8s_namespace, ep->pod);
+		json_array_append_new(pods, json_string(name));
+	}
+	json_array_append_new(v->list, json_pack("{s:I, s:s, s:o, s:o, s:o}", "id", (json_int_t)id->id, "namespace",
+						 id->ns, "labels", labels_json(&id->labels), "namespaceLabels",
+						 labels_json(&id->ns_labels), "localPods", pods));
+	return 0;
+}
+
+json_t *agent_view_identities(struct agent *a)
+{
+	struct identity_view v = { .a = a, .list = json_array() };
+
+	pthread_mutex_lock(&a->lock);
+	if (a->ids)
+		identity_table_for_each(a->ids, identity_json, &v);
+	pthread_mutex_unlock(&a->lock);
+	return json_pack("{s:[{s:i, s:s}, {s:i, s:s}], s:o}", "reserved", "id", SL_ID_HOST, "name", "host", "id",
+			 SL_ID_WORLD, "name", "world", "identities", v.list);
+}
+
+/* The rules of one direction for subject, from the applied state: the
+ * isolation marker, and every allow entry's rule (each rule once). */
+static json_t *direction_json(struct agent *a, uint32_t subject, uint8_t dir)
+{
+	json_t *rules = json_array();
+	bool isolated = false;
+	uint8_t *seen = calloc(a->policy.n_rules + 1, 1);
+
+	for (size_t i = 0; i < a->policy.n_trie; i++) {
+		const struct policy_trie_entry *e = &a->policy.trie[i];
+		const struct policy_rule_info *r;
+		char name[600];
+
+		if (e->key.subject != subject || e->key.direction != dir)
+			continue;
+		if (e->val.action != SL_POLICY_ALLOW) {
+			isolated = true;
+			continue;
+		}
+		if (e->val.rule >= a->policy.n_rules || (seen && seen[e->val.rule]))
+			continue;
+		if (seen)
+			seen[e->val.rule] = 1;
+		r = &a->policy.rules[e->val.rule];
+		snprintf(name, sizeof(name), "%s/%s", r->policy_ns, r->policy_name);
+		json_array_append_new(rules, json_pack("{s:s, s:s}", "policy", name, "rule", r->text));
+	}
+	free(seen);
+	return json_pack("{s:b, s:o}", "isolated", isolated, "allow", rules);
+}
+
+json_t *agent_view_policy(struct agent *a, const char *pod)
+{
+	const char *slash = strchr(pod, '/');
+	const struct endpoint *ep = NULL;
+	const struct k8s_pod *obj;
+	json_t *res;
+
+	if (!slash)
+		return NULL;
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->n_endpoints && !ep; i++) {
+		if (strlen(a->endpoints[i].k8s_namespace) == (size_t)(slash - pod) &&
+		    !strncmp(a->endpoints[i].k8s_namespace, pod, (size_t)(slash - pod)) &&
+		    !strcmp(a->endpoints[i].pod, slash + 1))
+			ep = &a->endpoints[i];
+	}
+	if (!ep) {
+		pthread_mutex_unlock(&a->lock);
+		return NULL;
+	}
+	obj = a->store ? k8s_store_pod(a->store, ep->k8s_namespace, ep->pod) : NULL;
+	res = json_pack("{s:s, s:s, s:I, s:o, s:o, s:o}", "pod", pod, "ip",
+			sl_ip_fmt(&ep->ip, (char[SL_IP_STRLEN]){ 0 }), "identity", (json_int_t)ep->identity, "labels",
+			labels_json(obj ? &obj->obj.labels : NULL), "ingress",
+			direction_json(a, ep->identity, SL_POLICY_INGRESS), "egress",
+			direction_json(a, ep->identity, SL_POLICY_EGRESS));
+	pthread_mutex_unlock(&a->lock);
+	return res;
 }

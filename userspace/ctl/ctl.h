@@ -44,5 +44,8 @@ int cmd_ipam(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_identity(int argc, char **argv);
+int cmd_ct(int argc, char **argv);
 
 #endif /* SLUICE_CTL_H */
