@@ -12,7 +12,14 @@
  * A final HTTP status of any value is a success of the call: resp->status
  * says what the server answered and the provider decides what it means.
  * Transport failures after the last retry are -ETIMEDOUT, -ECONNREFUSED or
- * -EIO. Secrets in headers (Authorization, X-Auth-Token) are never logged.
+ * -EIO (-EFBIG for an answer over 32 MiB, -EINVAL for a malformed URL).
+ * Secrets in headers (Authorization, X-Auth-Token) are never logged; nor are
+ * bodies, nor the URL's query or user info.
+ *
+ * Unless the caller gives its own, "Accept: application/json" is sent, and
+ * "Content-Type: application/json" with a body. POST, PUT and PATCH without
+ * a body send Content-Length: 0. No redirect is followed. Connections are
+ * reused between calls on one handle.
  */
 #ifndef SLUICE_CLOUD_HTTP_H
 #define SLUICE_CLOUD_HTTP_H
@@ -24,7 +31,7 @@
 struct cloud_budget; /* token bucket, see cloud_budget_new */
 
 struct cloud_http_opts {
-	long timeout_ms;          /* whole request; 0: 30000 */
+	long timeout_ms;          /* one attempt, connect to last byte; 0: 30000 */
 	unsigned max_retries;     /* 0: 5 */
 	unsigned backoff_base_ms; /* 0: 200 */
 	unsigned backoff_max_ms;  /* 0: 30000 */
@@ -40,7 +47,9 @@ struct cloud_http_req {
 	const char *const *headers;  /* NULL-terminated "Name: value" lines, or NULL */
 	const char *body;            /* NULL: none */
 	size_t body_len;
-	bool no_retry;               /* a request that must not be repeated */
+	bool no_retry;               /* a request that must not be repeated: one attempt,
+	                              * on a fresh connection (libcurl re-sends silently
+	                              * when a reused one turns out closed) */
 };
 
 struct cloud_http_resp {
