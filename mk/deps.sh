@@ -12,7 +12,7 @@ build_pkgs=(
 	libcurl4-openssl-dev libjansson-dev libmnl-dev libmicrohttpd-dev libyaml-dev
 )
 test_pkgs=(
-	libcmocka-dev iproute2 iputils-ping busybox-static iperf3 procps psmisc python3
+	libcmocka-dev iproute2 iputils-ping busybox-static iperf3 procps psmisc python3 openssl
 	podman runc containerd containernetworking-plugins
 )
 bench_pkgs=(iperf3 gnuplot-nox containernetworking-plugins iptables)
