@@ -24,6 +24,12 @@
 # $SLUICE_BUILD/selftests/netpol-cells (selftests/run shows a passing
 # program's diagnostics to nobody).
 #
+# With NP_SOURCE=kube (test_netpol_kube.sh) the agents read the objects
+# from an API server (--k8s-source kube) instead of the lab's manifest
+# directory: the fake API server of selftests/lib/fake_apiserver.py, run in
+# the lab's VPC router namespace where the nodes reach it, and every change
+# goes through its API as list and watch events.
+#
 # One scenario: selftests/run -f lab/test_netpol/test_ip_block
 # (or SLUICE_TEST_FILTER='*ip_block*' selftests/lab/test_netpol.sh)
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -34,6 +40,7 @@ ORACLE=$SLUICE_TOP/selftests/lib/netpol_oracle.py
 NP_TIMEOUT_MS=${NP_TIMEOUT_MS:-400}
 NP_SETTLE_MS=${NP_SETTLE_MS:-3000}
 NP_NODES=(node-1 node-2)
+NP_SOURCE=${NP_SOURCE:-dir}
 # The interpreter itself: a version manager's python3 shim can cost 0.4 s a
 # start, and a check starts Python several times.
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || PY=python3
@@ -59,6 +66,63 @@ print(json.dumps({"timeoutMs": int(sys.argv[1]), "ports": [80, 81],
                   "protocols": ["tcp", "udp"], "targets": t}))' "$NP_TIMEOUT_MS"
 }
 
+# np_src apply|delete FILE: the objects of FILE into the cluster: the lab's
+# manifest directory, or the fake API server's objects.
+np_src() {
+	if [[ $NP_SOURCE != kube ]]; then
+		lab "$1" -f "$2" >/dev/null
+		return
+	fi
+	ip netns exec "$LAB-vpc" "$PY" - "$1" "$2" "$NP_CTL" "$ORACLE" <<'EOF'
+import importlib.util, json, sys, urllib.request
+op, path, ctl, oracle = sys.argv[1:5]
+spec = importlib.util.spec_from_file_location("oracle", oracle)
+m = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(m)
+res = {"Namespace": "namespaces", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
+ops = [{"op": op, "resource": res[o["kind"]], "object": o} for o in m.load_objects(path)]
+req = urllib.request.Request(ctl + "/objects", data=json.dumps({"ops": ops}).encode(), method="POST")
+urllib.request.urlopen(req, timeout=10).read()
+EOF
+}
+
+# Both agents have listed everything from their source.
+np_synced() {
+	local n
+	for n in "${NP_NODES[@]}"; do
+		[[ $(json_get "$(node_ctl "$n" status -j)" 'd["k8s"]["synced"]') == True ]] || return 1
+	done
+}
+
+# A lab whose agents watch a fake API server in the VPC router namespace.
+np_start_kube_lab() {
+	local api=$NP_TMP/api n
+	mkdir -p "$api"
+	cat >"$NP_TMP/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: lab, cluster: {server: "http://198.18.0.1:6443"}}]
+users: [{name: sluice, user: {token: "np-token"}}]
+contexts: [{name: lab, context: {cluster: lab, user: sluice}}]
+current-context: lab
+EOF
+	lab_start "${RUN_ID}nk" --nodes 2 --kubeconfig "$NP_TMP/kubeconfig" || return 1
+	ip netns exec "$LAB-vpc" "$PY" "$SLUICE_TOP/selftests/lib/fake_apiserver.py" --dir "$api" --http \
+		--bind 0.0.0.0 --port 6443 --token np-token >"$NP_TMP/apiserver.log" 2>&1 &
+	NP_API_PID=$!
+	for _ in $(seq 1 100); do
+		[[ -s $api/server.json ]] && break
+		sleep 0.1
+	done
+	NP_CTL=$(json_get "$(cat "$api/server.json")" 'd["control_url"]') || return 1
+	# The agents started before the server and are backing off: restart
+	# them so they list at once.
+	for n in "${NP_NODES[@]}"; do
+		lab agent stop "$n" && lab agent start "$n" || return 1
+	done
+	WAIT_TIMEOUT=20 wait_for np_synced
+}
+
 suite_setup() {
 	local pod node pids=() pid
 	NP_TMP=$(mktemp -d /tmp/sluice-netpol.XXXXXX) || return 1
@@ -66,8 +130,13 @@ suite_setup() {
 	echo 0 >"$NP_TMP/runs"
 	: >"$NP_TMP/tally"
 	NP_T0=$(now_ms)
-	lab_start "${RUN_ID}np" --nodes 2 || return 1
-	lab apply -f "$NP_SCEN/grid.yaml" || return 1
+	if [[ $NP_SOURCE == kube ]]; then
+		np_start_kube_lab || return 1
+	else
+		lab_start "${RUN_ID}np" --nodes 2 || return 1
+	fi
+	np_src apply "$NP_SCEN/grid.yaml" || return 1
+
 	while read -r pod node; do
 		pod_add "$node" "$pod" >"$NP_TMP/add.${pod/\//.}" 2>&1 &
 		pids+=($!)
@@ -77,13 +146,17 @@ suite_setup() {
 	done
 	np_targets >"$NP_TMP/targets.json" || return 1
 	# The grid as the API server now holds it (Pods with their IPs): what a
-	# relabel test re-applies to undo its relabel.
+	# relabel test re-applies to undo its relabel. The lab published the
+	# IPs in its manifests as a kubelet would; an API server gets them here.
 	oracle live --targets "$NP_TMP/targets.json" "$NP_SCEN/grid.yaml" >"$NP_TMP/grid-live.json" || return 1
+	[[ $NP_SOURCE != kube ]] || np_src apply "$NP_TMP/grid-live.json" || return 1
 	echo "setup took $(($(now_ms) - NP_T0)) ms"
 }
 
 suite_teardown() {
+	[[ -n ${NP_API_PID:-} ]] && kill "$NP_API_PID" 2>/dev/null && wait "$NP_API_PID" 2>/dev/null
 	lab_stop
+	rm -rf "$NP_TMP"
 }
 
 # --- per-test state (each test is a subshell: it starts from the grid) -------------
@@ -140,9 +213,9 @@ np_changing() {
 np_cleanup() {
 	local f
 	for f in "${NP_LIVE[@]}"; do
-		lab delete -f "$f" >/dev/null 2>&1
+		np_src delete "$f" >/dev/null 2>&1
 	done
-	((NP_RELABELED)) && lab apply -f "$NP_TMP/grid-live.json" >/dev/null 2>&1
+	((NP_RELABELED)) && np_src apply "$NP_TMP/grid-live.json" >/dev/null 2>&1
 	return 0
 }
 
@@ -158,7 +231,7 @@ np_apply() {
 		NP_DEFERRED=1
 	fi
 	np_changing
-	lab apply -f "$out" >/dev/null || fail "lab apply -f $1"
+	np_src apply "$out" || fail "apply $1"
 	NP_OPS+=(--apply "$out")
 	NP_STEPS+=("apply $1")
 	case $1 in
@@ -170,7 +243,7 @@ np_apply() {
 np_delete() {
 	local out=${NP_LIVE[$1]:?"$1 was not applied"}
 	np_changing
-	lab delete -f "$out" >/dev/null || fail "lab delete -f $1"
+	np_src delete "$out" || fail "delete $1"
 	unset "NP_LIVE[$1]"
 	NP_OPS+=(--delete "$out")
 	NP_STEPS+=("delete $1")
@@ -179,7 +252,7 @@ np_delete() {
 # Undoes the relabels: the grid's Namespaces and Pods as they were.
 np_restore_grid() {
 	np_changing
-	lab apply -f "$NP_TMP/grid-live.json" >/dev/null || fail "re-apply the grid"
+	np_src apply "$NP_TMP/grid-live.json" || fail "re-apply the grid"
 	NP_RELABELED=0
 	NP_OPS+=(--apply "$NP_TMP/grid-live.json")
 	NP_STEPS+=("restore the grid's labels")

@@ -134,5 +134,28 @@ test_pod_removed_without_del_is_released_by_the_sweep() {
 	WAIT_TIMEOUT=25 wait_for one_less
 }
 
+deny_r_ingress() {
+	printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all, namespace: r}\nspec: {podSelector: {}}\n'
+}
+
+# The datapath outlives the agent, and so does its policy: a kill leaves it
+# in force, and a policy deleted while the agent was down is deleted from
+# the maps when it comes back (the diff starts from what the maps hold).
+test_policy_across_restarts() {
+	deny_r_ingress | lab apply -f -
+	defer sh -c "$(declare -f deny_r_ingress); deny_r_ingress | '$SLUICECTL' lab --name '$LAB' delete -f -"
+	denied() { ! ping_ok "$@"; }
+	WAIT_TIMEOUT=5 wait_for denied r/b1 "$(pod_ip r/a1)"
+	lab agent kill node-1
+	assert_no_ping r/b1 "$(pod_ip r/a1)"
+	lab agent start node-1
+	assert_no_ping r/b1 "$(pod_ip r/a1)"
+
+	lab agent kill node-1
+	deny_r_ingress | lab delete -f -
+	lab agent start node-1
+	WAIT_TIMEOUT=5 wait_for ping_ok r/b1 "$(pod_ip r/a1)"
+}
+
 BATS_TMP=$(mktemp -u)
 run_tests

@@ -684,6 +684,9 @@ def main():
     ap.add_argument("--gen-certs")
     ap.add_argument("--http", action="store_true", help="plain HTTP, no TLS")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--bind", default="127.0.0.1",
+                    help="address of the API (not of the control API, which stays on 127.0.0.1); "
+                         "e.g. 0.0.0.0 inside a lab's router namespace, where nodes reach it")
     ap.add_argument("--token", action="append", default=[])
     ap.add_argument("--client-cn", action="append", default=[])
     ap.add_argument("--gone", choices=("event", "status"), default="event")
@@ -697,7 +700,7 @@ def main():
     os.makedirs(a.dir, exist_ok=True)
     state = State(a.token, a.client_cn, a.gone)
 
-    api = Server(("127.0.0.1", a.port), Handler)
+    api = Server((a.bind, a.port), Handler)
     api.state = state
     api.verbose = a.verbose
     api.tls_ctx = None
@@ -715,7 +718,8 @@ def main():
     ctl = Server(("127.0.0.1", 0), Control)
     ctl.state = state
     port = api.server_address[1]
-    info.update(port=port, url="%s://127.0.0.1:%d" % ("http" if a.http else "https", port),
+    info.update(port=port, url="%s://%s:%d" % ("http" if a.http else "https",
+                                             "127.0.0.1" if a.bind == "0.0.0.0" else a.bind, port),
                 control_port=ctl.server_address[1],
                 control_url="http://127.0.0.1:%d" % ctl.server_address[1])
     for srv in (api, ctl):

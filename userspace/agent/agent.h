@@ -19,6 +19,7 @@
 #include "endpoints/endpoint.h"
 #include "ipam/pool.h"
 #include "k8s/dir_source.h"
+#include "k8s/kube.h"
 #include "k8s/store.h"
 #include "loader/loader.h"
 #include "maps/ct_gc.h"
@@ -35,7 +36,9 @@ struct agent_config {
 	char state_dir[PATH_MAX];
 	char provider[32];
 	char sim_state[PATH_MAX];
-	char k8s_source[PATH_MAX]; /* "dir:PATH" or "" */
+	char k8s_source[PATH_MAX]; /* "dir:PATH", "kube" or "" */
+	char kubeconfig[PATH_MAX]; /* kube: "" = $KUBECONFIG, else in-cluster */
+	char kube_context[256];
 	unsigned warm_ip_target;
 	unsigned add_wait_ms;     /* how long an ADD waits for the pool to refill */
 	unsigned eni_mtu;
@@ -59,6 +62,7 @@ struct agent {
 	struct cloud_provider *cloud;
 	struct k8s_store *store;
 	struct k8s_dir_source *k8s_dir;
+	struct kube_source *kube;
 	pthread_t k8s_thread;
 	bool k8s_running;
 	pthread_cond_t k8s_cond; /* broadcast after every batch of object changes */
@@ -118,12 +122,16 @@ void agent_k8s_stop(struct agent *a);
 /* Waits (lock held) up to the ADD wait for Pod ns/name to be known; 0 when it
  * is (or when no Kubernetes source is configured), -ETIMEDOUT otherwise. */
 int agent_k8s_wait_pod(struct agent *a, const char *ns, const char *name);
+/* Has the source listed every resource once? (Always true for dir: and none.) */
+bool agent_k8s_synced(struct agent *a);
 
 /* policy.c */
 int agent_policy_start(struct agent *a);
 void agent_policy_stop(struct agent *a);
 void agent_policy_mark_dirty(struct agent *a);  /* lock held */
-int agent_policy_sync(struct agent *a);         /* lock held: compile, diff, apply now */
+int agent_policy_sync(struct agent *a);         /* lock held: compile, diff, apply now;
+						 * -EAGAIN until the k8s source has synced */
+int agent_policy_load_maps(struct agent *a);    /* the maps' contents become the diff base */
 
 /* cni.c: POST /v1/cni; returns the response body (never NULL) */
 json_t *agent_cni(struct agent *a, json_t *req);

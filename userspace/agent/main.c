@@ -27,7 +27,10 @@ static const char usage_text[] =
 	"  --state-dir DIR         checkpoint directory [/var/lib/sluice]\n"
 	"  --provider NAME         cloud provider: sim [sim]\n"
 	"  --sim-state PATH        sim: the VPC's state file\n"
-	"  --k8s-source SRC        dir:PATH (manifests of Pods/Namespaces), or none\n"
+	"  --k8s-source SRC        kube (the API server), dir:PATH (a directory of manifests),\n"
+	"                          or none\n"
+	"  --kubeconfig PATH       kube: credentials [$KUBECONFIG, else in-cluster]\n"
+	"  --kube-context NAME     kube: a context of the kubeconfig [current-context]\n"
 	"  --warm-ip-target N      free IPs to keep ready [4]\n"
 	"  --add-wait-ms N         how long an ADD waits for the pool to refill [10000]\n"
 	"  --eni-mtu N             MTU of cloud interfaces and pods [1500]\n"
@@ -66,7 +69,7 @@ static int copy_opt(char *dst, size_t len, const char *src, const char *name)
 int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 {
 	enum { O_NODE = 256, O_PIN, O_SOCK, O_MODE, O_STATE, O_PROV, O_SIM, O_K8S, O_WARM, O_WAIT,
-	       O_MTU, O_REPLACE, O_NOEV, O_CTPOL, O_LEVEL, O_FORMAT, O_VERSION, O_HELP };
+	       O_MTU, O_REPLACE, O_NOEV, O_CTPOL, O_LEVEL, O_FORMAT, O_VERSION, O_HELP, O_KUBECONFIG, O_KUBECTX };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "pin-dir", required_argument, NULL, O_PIN },
@@ -76,6 +79,8 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "provider", required_argument, NULL, O_PROV },
 		{ "sim-state", required_argument, NULL, O_SIM },
 		{ "k8s-source", required_argument, NULL, O_K8S },
+		{ "kubeconfig", required_argument, NULL, O_KUBECONFIG },
+		{ "kube-context", required_argument, NULL, O_KUBECTX },
 		{ "warm-ip-target", required_argument, NULL, O_WARM },
 		{ "add-wait-ms", required_argument, NULL, O_WAIT },
 		{ "eni-mtu", required_argument, NULL, O_MTU },
@@ -116,6 +121,8 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		case O_PROV: err = copy_opt(cfg->provider, sizeof(cfg->provider), optarg, "--provider"); break;
 		case O_SIM: err = copy_opt(cfg->sim_state, sizeof(cfg->sim_state), optarg, "--sim-state"); break;
 		case O_K8S: err = copy_opt(cfg->k8s_source, sizeof(cfg->k8s_source), optarg, "--k8s-source"); break;
+		case O_KUBECONFIG: err = copy_opt(cfg->kubeconfig, sizeof(cfg->kubeconfig), optarg, "--kubeconfig"); break;
+		case O_KUBECTX: err = copy_opt(cfg->kube_context, sizeof(cfg->kube_context), optarg, "--kube-context"); break;
 		case O_WARM: err = parse_uint(optarg, 10, 4096, &cfg->warm_ip_target); break;
 		case O_WAIT: err = parse_uint(optarg, 10, 600000, &cfg->add_wait_ms); break;
 		case O_MTU: err = parse_uint(optarg, 10, 65535, &cfg->eni_mtu); break;
@@ -164,8 +171,8 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		err = -EINVAL;
 	}
 	if (!err && cfg->k8s_source[0] && strncmp(cfg->k8s_source, "dir:", 4) != 0 &&
-	    strcmp(cfg->k8s_source, "none") != 0) {
-		fprintf(stderr, "sluiced: --k8s-source must be dir:PATH or none\n");
+	    strcmp(cfg->k8s_source, "none") != 0 && strcmp(cfg->k8s_source, "kube") != 0) {
+		fprintf(stderr, "sluiced: --k8s-source must be kube, dir:PATH or none\n");
 		err = -EINVAL;
 	}
 	log_init("sluiced", level, format, stderr);

@@ -140,6 +140,76 @@ static void pending_free(struct pending *p)
 	free(p->trie_del);
 }
 
+/* --- what the maps hold ------------------------------------------------------------ */
+
+/* After a restart the agent knows nothing of what its predecessor wrote, yet
+ * the maps still hold it (the datapath outlived the agent). Diffing against
+ * the maps' real contents, not an empty state, is what deletes the entries
+ * of a policy removed while the agent was down. */
+
+static int load_ipcache(const struct sl_ipcache_key *key, const struct sl_ipcache_value *val, void *arg)
+{
+	struct policy_state *s = arg;
+	struct policy_ipcache_entry *grown;
+
+	grown = realloc(s->ipcache, (s->n_ipcache + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	s->ipcache = grown;
+	s->ipcache[s->n_ipcache].key = *key;
+	s->ipcache[s->n_ipcache].val = *val;
+	s->n_ipcache++;
+	return 0;
+}
+
+static int load_trie(const struct sl_policy_key *key, const struct sl_policy_value *val, void *arg)
+{
+	struct policy_state *s = arg;
+	struct policy_trie_entry *grown;
+
+	if (s->n_trie % 1024 == 0) {
+		grown = realloc(s->trie, (s->n_trie + 1024) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		s->trie = grown;
+	}
+	s->trie[s->n_trie].key = *key;
+	s->trie[s->n_trie].val = *val;
+	s->n_trie++;
+	return 0;
+}
+
+static int cmp_ipcache(const void *a, const void *b)
+{
+	return policy_ipcache_key_cmp(&((const struct policy_ipcache_entry *)a)->key,
+				      &((const struct policy_ipcache_entry *)b)->key);
+}
+
+static int cmp_trie(const void *a, const void *b)
+{
+	return policy_trie_key_cmp(&((const struct policy_trie_entry *)a)->key,
+				   &((const struct policy_trie_entry *)b)->key);
+}
+
+int agent_policy_load_maps(struct agent *a)
+{
+	struct policy_state s = { 0 };
+	int err;
+
+	err = maps_ipcache_foreach(&a->maps, load_ipcache, &s);
+	if (!err)
+		err = maps_policy_foreach(&a->maps, load_trie, &s);
+	if (err) {
+		policy_state_free(&s);
+		return err;
+	}
+	qsort(s.ipcache, s.n_ipcache, sizeof(*s.ipcache), cmp_ipcache);
+	qsort(s.trie, s.n_trie, sizeof(*s.trie), cmp_trie);
+	policy_state_free(&a->policy);
+	a->policy = s;
+	return 0;
+}
+
 /* --- compile and apply ---------------------------------------------------------- */
 
 static int host_addresses(struct sl_ip **out, size_t *n)
@@ -210,6 +280,11 @@ int agent_policy_sync(struct agent *a)
 
 	if (!a->policy_dirty)
 		return 0;
+	/* A policy compiled from half the cluster would delete the rest of it
+	 * from the maps: until the source has listed everything once, the maps
+	 * keep what they hold. */
+	if (!agent_k8s_synced(a))
+		return -EAGAIN;
 	local = calloc(a->n_endpoints + 1, sizeof(*local));
 	if (!local)
 		return -ENOMEM;

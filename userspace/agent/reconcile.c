@@ -413,10 +413,18 @@ int agent_reconcile(struct agent *a)
 	remove_stale_enis(a);
 	remove_orphan_links(a);
 	err = agent_sync_host_addresses(a);
-	/* The policy as it is now, before the agent says it is ready. */
+	/* The policy as it is now, before the agent says it is ready, diffed
+	 * against what the maps really hold. A source still syncing (the API
+	 * server is slow or away) leaves the maps as they are until it has. */
+	if (!err)
+		err = agent_policy_load_maps(a);
 	if (!err) {
 		agent_policy_mark_dirty(a);
 		err = agent_policy_sync(a);
+		if (err == -EAGAIN) {
+			pr_info("reconcile: the Kubernetes source is syncing; the datapath keeps its policy until then");
+			err = 0;
+		}
 	}
 	if (!err)
 		err = agent_checkpoint(a);

@@ -50,6 +50,15 @@ json_t *agent_view_status(struct agent *a)
 		      (int)a->n_endpoints, "pool", pool_json(a), "datapath", "layoutVersion", SL_LAYOUT_VERSION,
 		      "programs", SL_PROG_FROM_POD, SL_PROG_FROM_ENI, "lastCloudError", a->last_cloud_error);
 	json_object_set_new(s, "policy", policy_stats_json(a));
+	json_object_set_new(s, "k8s", json_pack("{s:s, s:b, s:{s:I, s:I, s:I}}", "source",
+						a->cfg.k8s_source[0] ? a->cfg.k8s_source : "none", "synced",
+						agent_k8s_synced(a), "objects", "namespaces",
+						(json_int_t)(a->store ? k8s_store_count(a->store, K8S_KIND_NAMESPACE) : 0),
+						"pods",
+						(json_int_t)(a->store ? k8s_store_count(a->store, K8S_KIND_POD) : 0),
+						"networkPolicies",
+						(json_int_t)(a->store ? k8s_store_count(a->store, K8S_KIND_NETWORK_POLICY)
+								      : 0)));
 	pthread_mutex_unlock(&a->lock);
 	return s;
 }

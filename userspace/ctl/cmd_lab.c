@@ -16,6 +16,8 @@ static const char lab_usage[] =
 	"usage: sluicectl lab COMMAND [--name LAB] ...   (LAB defaults to " LAB_DEFAULT_NAME ")\n"
 	"  up [--nodes N] [--max-interfaces N] [--max-ips-per-interface N] [--warm-ip-target N]\n"
 	"     [--add-wait-ms N]                how long an ADD waits for IPs or for the Pod's labels\n"
+	"     [--kubeconfig FILE]              agents watch that API server instead of the lab's\n"
+	"                                      manifest directory (apply/delete then do not apply)\n"
 	"  down\n"
 	"  status [-j]\n"
 	"  pod add NODE NAMESPACE/POD [--labels k=v,...] [-j]\n"
@@ -84,6 +86,7 @@ static int lab_cmd_up(int argc, char **argv)
 		err = take_uint(&argc, argv, "--warm-ip-target", &o.warm_ip_target);
 	if (!err)
 		err = take_uint(&argc, argv, "--add-wait-ms", &o.add_wait_ms);
+	o.kubeconfig = take_opt(&argc, argv, "--kubeconfig");
 	if (!err)
 		err = no_extra(argc, argv, "up");
 	if (err)

@@ -31,6 +31,8 @@ struct lab_up_opts {
 	struct cloud_limits limits; /* 0: the sim's defaults */
 	unsigned warm_ip_target;    /* 0: the agent's default */
 	unsigned add_wait_ms;       /* 0: the agent's default */
+	const char *kubeconfig;     /* agents read the API server (--k8s-source kube), or NULL:
+				     * they read the lab's manifest directory */
 	const char *bin_dir;        /* where sluiced and sluice are; NULL: beside this binary */
 };
 

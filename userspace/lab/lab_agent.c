@@ -164,7 +164,13 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 	argv[n++] = "--sim-state";
 	argv[n++] = p->vpc;
 	argv[n++] = "--k8s-source";
-	argv[n++] = k8s;
+	if (json_string_value(json_object_get(lab, "kubeconfig"))) {
+		argv[n++] = "kube";
+		argv[n++] = "--kubeconfig";
+		argv[n++] = json_string_value(json_object_get(lab, "kubeconfig"));
+	} else {
+		argv[n++] = k8s;
+	}
 	if (json_integer_value(json_object_get(lab, "warmIPTarget"))) {
 		argv[n++] = "--warm-ip-target";
 		argv[n++] = warm;

@@ -215,6 +215,16 @@ int lab_up(const struct lab_up_opts *o)
 	lab = json_pack("{s:s, s:s, s:I, s:i, s:i, s:s, s:[], s:{}, s:[]}", "name", o->name, "binDir", bin_dir,
 			"created", (json_int_t)time(NULL), "warmIPTarget", (int)o->warm_ip_target, "addWaitMs",
 			(int)o->add_wait_ms, "vpcNetns", router_netns, "nodes", "host", "pods");
+	if (o->kubeconfig) {
+		char abs[PATH_MAX];
+
+		if (!realpath(o->kubeconfig, abs)) {
+			err = -errno;
+			pr_err("lab: kubeconfig %s: %s", o->kubeconfig, strerror(-err));
+			goto out;
+		}
+		json_object_set_new(lab, "kubeconfig", json_string(abs));
+	}
 	err = fs_mkdir_p(p.manifests, 0700);
 	if (!err)
 		err = lab_state_save(&p, lab); /* first, so `down` can undo a partial `up` */
