@@ -189,4 +189,62 @@ $(BUILD)/selftests/tools/%: $(BUILD)/obj/selftests/tools/%.o $(TEST_LIB_OBJS) $(
 $(BUILD)/bpf $(BUILD)/selftests/bpf:
 	$(Q)mkdir -p $@
 
+# --- bench (owned by bench/; see bench/README.md) ------------------------------
+#
+#   make bench                 every scenario, K=5 interleaved repetitions (< 25 min on 2 cores)
+#   make bench QUICK=1         a ~3 minute subset
+#   make bench SCENARIOS=cni   one scenario (datapath, policy, drop, cni, footprint; comma-separated)
+#
+# Results go to bench/results/<UTC timestamp>/ and bench/results/latest.
+
+BENCH_TOOLS := $(BUILD)/bench/sl-rr $(BUILD)/bench/sl-cnibench $(BUILD)/bench/sl-dropgen $(BUILD)/bench/sl-ctgc
+BENCH_SKELS := $(patsubst bench/tools/%.bpf.c,$(BUILD)/bench/%.skel.h,$(wildcard bench/tools/*.bpf.c))
+
+.PHONY: bench bench-build deps-bench
+deps-bench:
+	$(Q)mk/deps.sh bench
+
+bench-build: all $(BENCH_TOOLS)
+
+# sl-pktcost belongs to the policy work: built if it is there and builds,
+# otherwise its rows are reported as not available.
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory bench-build
+	$(Q)if [ -f selftests/tools/sl-pktcost.c ]; then \
+		$(MAKE) --no-print-directory $(BUILD)/selftests/tools/sl-pktcost >/dev/null 2>&1 || \
+		echo "bench: selftests/tools/sl-pktcost does not build; its rows will be n/a" >&2; fi
+	$(Q)BUILD=$(BUILD) QUICK=$(QUICK) K=$(K) SCENARIOS=$(SCENARIOS) bench/run.sh
+
+$(BUILD)/bench/%.bpf.o: bench/tools/%.bpf.c
+	@mkdir -p $(@D)
+	$(call msg,CLANG-BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/%.skel.h: $(BUILD)/bench/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# sl-dropgen includes the skeleton of dropgen.bpf.c.
+$(BUILD)/obj/bench/tools/sl-dropgen.o: bench/tools/sl-dropgen.c $(BUILD)/bench/dropgen.skel.h
+	@mkdir -p $(@D)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/sl-dropgen: $(BUILD)/obj/bench/tools/sl-dropgen.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
+
+# sl-ctgc times the agent's own conntrack GC (libsluice).
+$(BUILD)/bench/sl-ctgc: $(BUILD)/obj/bench/tools/sl-ctgc.o $(LIBSLUICE)
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBSLUICE) $(LIBS)
+
+$(BUILD)/bench/sl-%: $(BUILD)/obj/bench/tools/sl-%.o
+	@mkdir -p $(@D)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpthread
+
+# --- end of bench ----------------------------------------------------------------
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
