@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "cloud/cloud_http.h"
 #include "cloud/provider.h"
 #include "endpoints/endpoint.h"
 #include "ipam/pool.h"
@@ -28,6 +29,12 @@
 
 #define SLUICE_VERSION "0.1.0"
 
+enum agent_reconcile_mode {
+	AGENT_RECONCILE_IMMEDIATE = 0, /* on every pod event */
+	AGENT_RECONCILE_SCHEDULED,     /* every reconcile_interval_s */
+	AGENT_RECONCILE_MANUAL,        /* only on a config change or `sluicectl ipam reconcile` */
+};
+
 struct agent_config {
 	char node[CLOUD_ID_LEN];
 	char pin_dir[PATH_MAX];
@@ -39,7 +46,29 @@ struct agent_config {
 	char k8s_source[PATH_MAX]; /* "dir:PATH", "kube" or "" */
 	char kubeconfig[PATH_MAX]; /* kube: "" = $KUBECONFIG, else in-cluster */
 	char kube_context[256];
-	unsigned warm_ip_target;
+
+	/* The cloud (agent/cloud.c). Strings point into argv or are "". */
+	const char *instance_id;       /* "": the provider finds it (metadata, DMI) */
+	const char *pod_subnet;        /* ibm, openstack: subnet of pod interfaces */
+	unsigned max_interfaces;       /* 0: the profile's */
+	unsigned max_ips_per_interface; /* 0: the profile's */
+	const char *ibm_region, *ibm_vpc_url, *ibm_iam_url, *ibm_metadata_url;
+	const char *ibm_api_key_file, *ibm_trusted_profile;
+	const char *os_cloud, *os_clouds_yaml, *os_network_url, *os_compute_url;
+	const char *os_security_groups;
+	const char *cloud_ca_file;
+	double cloud_calls_per_s;      /* the cloud-call budget: a token bucket */
+	unsigned cloud_burst;
+
+	/* The warm pool (agent/pool.c), with the well-known meanings. */
+	unsigned warm_ip_target;       /* free IPs to keep ready */
+	unsigned min_ip_target;        /* IPs (free + used) to hold at least */
+	unsigned warm_eni_target;      /* free interfaces' worth of IPs to keep */
+	unsigned release_delay_s;      /* excess IPs are released after this long */
+	unsigned reuse_max_hold_s;     /* a freed IP with live conntrack waits at most this */
+	uint8_t reconcile_mode;        /* AGENT_RECONCILE_* */
+	unsigned reconcile_interval_s; /* scheduled: period */
+	unsigned orphan_interval_s;    /* cloud vs node interface reconcile period */
 	unsigned add_wait_ms;     /* how long an ADD waits for the pool to refill */
 	unsigned eni_mtu;
 	bool replace_maps;
@@ -60,6 +89,7 @@ struct agent {
 	struct loader *loader;
 	struct sl_maps maps;
 	struct cloud_provider *cloud;
+	struct cloud_budget *cloud_budget; /* one token per provider call (pool.c) */
 	struct k8s_store *store;
 	struct k8s_dir_source *k8s_dir;
 	struct kube_source *kube;
@@ -92,6 +122,9 @@ struct agent {
 
 /* main.c */
 int agent_parse_args(int argc, char **argv, struct agent_config *cfg);
+
+/* cloud.c: the provider the config names (sim, ibm, openstack) */
+int agent_cloud_create(struct agent *a);
 
 /* state.c: endpoints array and the checkpoint (lock held) */
 struct endpoint *agent_endpoint_find(struct agent *a, const struct ipam_owner *key);
