@@ -149,6 +149,12 @@ void agent_pool_kick(struct agent *a); /* lock held */
 /* Waits (lock held) until an IP can be allocated or the pool is stuck. */
 int agent_pool_wait_for_ip(struct agent *a);
 
+/* orphans.c: compares the cloud's interfaces of this instance with the pool's
+ * and the node's netdevs, and settles every difference (re-adopt, detach,
+ * forget). Called by the pool controller thread after start-up and every
+ * orphan_interval_s, with the lock NOT held (it makes cloud calls). */
+int agent_orphans_reconcile(struct agent *a);
+
 /* k8s.c: the object source (dir:PATH), watched by its own thread */
 int agent_k8s_start(struct agent *a);
 void agent_k8s_stop(struct agent *a);
