@@ -18,6 +18,7 @@ static const char lab_usage[] =
 	"     [--add-wait-ms N]                how long an ADD waits for IPs or for the Pod's labels\n"
 	"     [--kubeconfig FILE]              agents watch that API server instead of the lab's\n"
 	"                                      manifest directory (apply/delete then do not apply)\n"
+	"     [--agent-arg ARG]...             extra sluiced arguments for every node\n"
 	"  down\n"
 	"  status [-j]\n"
 	"  pod add NODE NAMESPACE/POD [--labels k=v,...] [-j]\n"
@@ -28,6 +29,7 @@ static const char lab_usage[] =
 	"  apply -f FILE|-                    Kubernetes manifests into the lab's manifest directory\n"
 	"  delete -f FILE|-\n"
 	"  agent start|stop|kill NODE         manage a node's sluiced (kill = SIGKILL)\n"
+	"  agent start NODE -- ARGS...        start it with extra sluiced arguments (kept)\n"
 	"  matrix [--timeout-ms N] [-j]       ICMP and TCP between every pod and the VPC host\n";
 
 /* Removes "--opt VALUE" (before any "--") from argv; returns VALUE or NULL. */
@@ -75,8 +77,17 @@ static int no_extra(int argc, char **argv, const char *cmd)
 static int lab_cmd_up(int argc, char **argv)
 {
 	struct lab_up_opts o = { .name = lab_name, .nodes = 2 };
+	const char *agent_args[LAB_AGENT_MAX_ARGS];
+	const char *arg;
 	int err;
 
+	/* First: their values may look like the options below. */
+	while ((arg = take_opt(&argc, argv, "--agent-arg"))) {
+		if (o.n_agent_args == LAB_AGENT_MAX_ARGS)
+			return ctl_error(-E2BIG, "lab up: at most %d --agent-arg", LAB_AGENT_MAX_ARGS);
+		agent_args[o.n_agent_args++] = arg;
+	}
+	o.agent_args = agent_args;
 	err = take_uint(&argc, argv, "--nodes", &o.nodes);
 	if (!err)
 		err = take_uint(&argc, argv, "--max-interfaces", &o.limits.max_interfaces);
@@ -336,8 +347,16 @@ static int lab_cmd_agent(int argc, char **argv)
 {
 	int err;
 
+	/* start NODE -- ARGS...: extra sluiced arguments, kept for later starts */
+	if (argc >= 3 && !strcmp(argv[0], "start") && !strcmp(argv[2], "--")) {
+		err = lab_agent_start_args(lab_name, argv[1], (const char *const *)&argv[3],
+					   (unsigned)(argc - 3));
+		if (err)
+			return ctl_error(err, "lab agent start %s: %s", argv[1], strerror(-err));
+		return 0;
+	}
 	if (argc != 2)
-		return ctl_error(-EINVAL, "usage: lab agent start|stop|kill NODE");
+		return ctl_error(-EINVAL, "usage: lab agent start|stop|kill NODE, lab agent start NODE -- ARGS...");
 	if (!strcmp(argv[0], "start"))
 		err = lab_agent_start(lab_name, argv[1]);
 	else if (!strcmp(argv[0], "stop"))

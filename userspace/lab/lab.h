@@ -20,6 +20,7 @@
 #include "cloud/provider.h"
 
 #define LAB_DEFAULT_NAME "sluice"
+#define LAB_AGENT_MAX_ARGS 64 /* extra sluiced arguments, lab-wide and per node */
 #define LAB_RUN_DIR "/run/sluice-lab"
 #define LAB_PIN_ROOT "/sys/fs/bpf"
 #define LAB_NAME_MAX 12
@@ -34,6 +35,9 @@ struct lab_up_opts {
 	const char *kubeconfig;     /* agents read the API server (--k8s-source kube), or NULL:
 				     * they read the lab's manifest directory */
 	const char *bin_dir;        /* where sluiced and sluice are; NULL: beside this binary */
+	const char *const *agent_args; /* extra sluiced arguments for every node (after the
+					* lab's own, so they override them), n_agent_args of them */
+	unsigned n_agent_args;
 };
 
 struct lab_paths {
@@ -62,6 +66,9 @@ int lab_status(const char *name, json_t **out);
 
 /* Agents */
 int lab_agent_start(const char *name, const char *node);
+/* Starts it with extra arguments that replace the node's earlier ones (and
+ * stay for later starts); args NULL: keep them. */
+int lab_agent_start_args(const char *name, const char *node, const char *const *args, unsigned n_args);
 int lab_agent_stop(const char *name, const char *node, int sig); /* SIGTERM or SIGKILL */
 /* Until the agent answers /readyz; -ESRCH as soon as process pid (when > 0)
  * is gone, -ETIMEDOUT after timeout_ms. */

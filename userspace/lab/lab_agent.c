@@ -143,7 +143,8 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 	const char *bin_dir = json_string_value(json_object_get(lab, "binDir"));
 	const char *name = json_string_value(json_object_get(node, "name"));
 	char sluiced[PATH_MAX], k8s[PATH_MAX], warm[16], wait[16];
-	const char *argv[32];
+	const char *argv[2 * LAB_AGENT_MAX_ARGS + 32];
+	json_t *extra[2] = { json_object_get(lab, "agentArgs"), json_object_get(node, "agentArgs") };
 	unsigned n = 0;
 	int pid;
 
@@ -180,6 +181,15 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 		argv[n++] = "--add-wait-ms";
 		argv[n++] = wait;
 	}
+	/* Lab-wide, then the node's own: getopt keeps the last, so they win. */
+	for (unsigned e = 0; e < 2; e++) {
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(extra[e], i, v)
+			if (json_is_string(v) && n < sizeof(argv) / sizeof(argv[0]) - 1)
+				argv[n++] = json_string_value(v);
+	}
 	argv[n] = NULL;
 	pid = spawn_agent(json_string_value(json_object_get(node, "netns")), argv,
 			  json_string_value(json_object_get(node, "log")));
@@ -192,6 +202,11 @@ int lab_agent_spawn(const struct lab_paths *p, json_t *lab, json_t *node)
 }
 
 int lab_agent_start(const char *name, const char *node)
+{
+	return lab_agent_start_args(name, node, NULL, 0);
+}
+
+int lab_agent_start_args(const char *name, const char *node, const char *const *args, unsigned n_args)
 {
 	struct lab_paths p;
 	json_t *lab = NULL, *n;
@@ -207,6 +222,19 @@ int lab_agent_start(const char *name, const char *node)
 		pr_err("the agent of %s is running already", node);
 		err = -EALREADY;
 		goto out;
+	}
+	if (args) {
+		json_t *a = json_array();
+
+		if (n_args > LAB_AGENT_MAX_ARGS) {
+			pr_err("lab: at most %d extra agent arguments", LAB_AGENT_MAX_ARGS);
+			json_decref(a);
+			err = -E2BIG;
+			goto out;
+		}
+		for (unsigned i = 0; i < n_args; i++)
+			json_array_append_new(a, json_string(args[i]));
+		json_object_set_new(n, "agentArgs", a);
 	}
 	err = lab_agent_spawn(&p, lab, n);
 	if (!err) {

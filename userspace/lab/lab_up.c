@@ -215,6 +215,13 @@ int lab_up(const struct lab_up_opts *o)
 	lab = json_pack("{s:s, s:s, s:I, s:i, s:i, s:s, s:[], s:{}, s:[]}", "name", o->name, "binDir", bin_dir,
 			"created", (json_int_t)time(NULL), "warmIPTarget", (int)o->warm_ip_target, "addWaitMs",
 			(int)o->add_wait_ms, "vpcNetns", router_netns, "nodes", "host", "pods");
+	if (o->n_agent_args) {
+		json_t *args = json_array();
+
+		for (unsigned i = 0; i < o->n_agent_args; i++)
+			json_array_append_new(args, json_string(o->agent_args[i]));
+		json_object_set_new(lab, "agentArgs", args);
+	}
 	if (o->kubeconfig) {
 		char abs[PATH_MAX];
 
