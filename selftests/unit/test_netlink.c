@@ -18,6 +18,8 @@
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +342,71 @@ static void test_find_by_mac(void **state)
 	assert_int_equal(nl_link_find_by_mac(fx.a, mac3, &l), -ENODEV);
 	/* Per namespace: b does not see a's links. */
 	assert_int_equal(nl_link_find_by_mac(fx.b, mac1, &l), -ENODEV);
+}
+
+/* Creates v0/v1 (v1 with mac3) in namespace a after 200 ms, from its own
+ * thread and socket, as a hypervisor hot-plugs a NIC while the agent waits. */
+static void *late_veth(void *arg)
+{
+	struct nl_veth_req req = { .name = "v0", .peer_name = "v1", .peer_mac = mac3, .peer_netns_fd = -1 };
+	struct nl_sock *nl = NULL;
+	intptr_t err;
+
+	(void)arg;
+	sleep_ms(200);
+	err = nl_open_in_netns(fx.fd_a, &nl);
+	if (!err)
+		err = nl_veth_create(nl, &req);
+	nl_close(nl);
+	return (void *)err;
+}
+
+static void test_wait_mac_appears_later(void **state)
+{
+	struct nl_link l;
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, late_veth, NULL), 0);
+	assert_int_equal(nl_link_wait_mac(fx.a, mac3, 10000, &l), 0);
+	assert_int_equal(pthread_join(t, &ret), 0);
+	assert_int_equal((intptr_t)ret, 0);
+	assert_string_equal(l.name, "v1");
+	assert_memory_equal(l.mac, mac3, 6);
+	assert_int_equal(l.ifindex, ifindex(fx.a, "v1"));
+	/* The socket is usable for requests and dumps afterwards. */
+	assert_int_equal(nl_link_find_by_mac(fx.a, mac3, &l), 0);
+	assert_home();
+}
+
+static void test_wait_mac_already_there(void **state)
+{
+	struct nl_link l;
+
+	(void)state;
+	veth(fx.a, "v0", mac1, "v1", mac2, -1);
+	assert_int_equal(nl_link_wait_mac(fx.a, mac2, 10000, &l), 0);
+	assert_string_equal(l.name, "v1");
+}
+
+static void test_wait_mac_times_out(void **state)
+{
+	struct nl_link l;
+
+	(void)state;
+	/* Links come and go in the namespace meanwhile, none with the MAC. */
+	veth(fx.a, "v0", mac1, "v1", mac2, -1);
+	assert_int_equal(nl_link_wait_mac(fx.a, mac3, 300, &l), -ETIMEDOUT);
+	/* In b, not in a: still nothing in a. */
+	veth(fx.b, "w0", mac3, "w1", NULL, -1);
+	assert_int_equal(nl_link_wait_mac(fx.a, mac3, 200, &l), -ETIMEDOUT);
+	assert_int_equal(nl_link_wait_mac(fx.b, mac3, 200, &l), 0);
+	assert_string_equal(l.name, "w0");
+	/* Events that arrived after the wait ended do not confuse later calls. */
+	assert_int_equal(nl_link_set_up(fx.a, ifindex(fx.a, "v0"), true), 0);
+	assert_int_equal(nl_link_find_by_mac(fx.a, mac2, &l), 0);
+	assert_int_equal(nl_link_wait_mac(fx.a, (const uint8_t[6]){ 0 }, 10, &l), -EINVAL);
 }
 
 static void test_link_mtu_mac_up_down(void **state)
@@ -924,6 +991,9 @@ static const struct CMUnitTest tests[] = {
 	T(test_veth_peer_in_other_netns),
 	T(test_veth_same_netns_and_list),
 	T(test_find_by_mac),
+	T(test_wait_mac_appears_later),
+	T(test_wait_mac_already_there),
+	T(test_wait_mac_times_out),
 	T(test_link_mtu_mac_up_down),
 	T(test_rename),
 	T(test_set_netns),

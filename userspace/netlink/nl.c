@@ -20,7 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "netlink/netns.h"
@@ -508,6 +511,120 @@ int nl_link_find_by_mac(struct nl_sock *nl, const uint8_t mac[6], struct nl_link
 	}
 	free(links);
 	return err;
+}
+
+/* Asks for a link dump without reading the answer: the wait below reads the
+ * dump's messages and the group's events from the same socket, in order. */
+static int link_dump_send(struct nl_sock *nl, unsigned *seq)
+{
+	char buf[NL_REQ_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, NLM_F_DUMP, 0);
+
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	nlh->nlmsg_seq = *seq = ++nl->seq;
+	if (mnl_socket_sendto(nl->mnl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+static long ms_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* One batch of messages: the first link with the MAC (from the dump or an
+ * event) is the answer; our dump's end clears *dumping, its error returns. */
+static int wait_mac_batch(struct nl_sock *nl, size_t len, unsigned seq, const uint8_t mac[6], bool *dumping,
+			  struct nl_link *out, bool *found)
+{
+	int left = (int)len;
+
+	for (const struct nlmsghdr *m = (const struct nlmsghdr *)nl->buf; mnl_nlmsg_ok(m, left);
+	     m = mnl_nlmsg_next(m, &left)) {
+		bool ours = m->nlmsg_seq == seq && m->nlmsg_pid == nl->portid;
+		struct nl_link l;
+
+		if (m->nlmsg_type == RTM_NEWLINK) {
+			if (!*found && parse_link(m, &l) == 0 && memcmp(l.mac, mac, sizeof(l.mac)) == 0) {
+				*out = l;
+				*found = true;
+			}
+		} else if (ours && m->nlmsg_type == NLMSG_DONE) {
+			*dumping = false;
+		} else if (ours && m->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(m);
+
+			*dumping = false;
+			if (mnl_nlmsg_get_payload_len(m) >= sizeof(*e) && e->error)
+				return e->error;
+		}
+	}
+	return 0;
+}
+
+int nl_link_wait_mac(struct nl_sock *nl, const uint8_t mac[6], unsigned timeout_ms, struct nl_link *out)
+{
+	int group = RTNLGRP_LINK, fd = mnl_socket_get_fd(nl->mnl), err;
+	bool found = false, dumping, redump = false;
+	struct timespec deadline;
+	unsigned seq = 0;
+
+	if (sl_mac_is_zero(mac))
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	/* Subscribe before the dump: a link that appears between the two is in
+	 * the dump, in an event, or both; never in neither. */
+	if (mnl_socket_setsockopt(nl->mnl, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0)
+		return -errno;
+	err = link_dump_send(nl, &seq);
+	dumping = !err;
+	/* Once found, read on to the end of our dump: a dump left running on
+	 * the socket would make the caller's next dump fail with -EBUSY. */
+	while (!err && (!found || dumping)) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long left = ms_until(&deadline);
+		ssize_t len;
+		int r;
+
+		if (redump && !dumping) {
+			redump = false;
+			err = link_dump_send(nl, &seq);
+			dumping = !err;
+			continue;
+		}
+		if (left <= 0) {
+			err = found ? 0 : -ETIMEDOUT;
+			break;
+		}
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (r < 0 && errno != EINTR)
+			err = -errno;
+		if (r <= 0)
+			continue;
+		len = recv(fd, nl->buf, NL_RECV_SIZE, MSG_DONTWAIT);
+		if (len < 0) {
+			if (errno == ENOBUFS) {
+				/* The socket overflowed and events were lost: look
+				 * at the whole list again (after a dump under way). */
+				redump = true;
+			} else if (errno != EINTR && errno != EAGAIN) {
+				err = -errno;
+			}
+			continue;
+		}
+		err = wait_mac_batch(nl, (size_t)len, seq, mac, &dumping, out, &found);
+	}
+	mnl_socket_setsockopt(nl->mnl, NETLINK_DROP_MEMBERSHIP, &group, sizeof(group));
+	return found ? 0 : err;
 }
 
 int nl_veth_create(struct nl_sock *nl, const struct nl_veth_req *req)

@@ -49,6 +49,13 @@ struct nl_link {
 int nl_link_get_by_name(struct nl_sock *nl, const char *name, struct nl_link *out);
 int nl_link_get_by_index(struct nl_sock *nl, int ifindex, struct nl_link *out);
 int nl_link_find_by_mac(struct nl_sock *nl, const uint8_t mac[6], struct nl_link *out);
+/* Waits up to timeout_ms for a link with this MAC in nl's namespace (a
+ * cloud interface's netdev appearing after the attach): 0 and *out, or
+ * -ETIMEDOUT. nl joins RTNLGRP_LINK first, then dumps the links, then reads
+ * link events, so a link that appears at any moment is seen, without polling;
+ * it leaves the group before returning (events still queued are skipped by
+ * the next request like any leftover). */
+int nl_link_wait_mac(struct nl_sock *nl, const uint8_t mac[6], unsigned timeout_ms, struct nl_link *out);
 /* All links of the namespace; *out is malloc'ed, caller frees. */
 int nl_link_list(struct nl_sock *nl, struct nl_link **out, size_t *n);
 
