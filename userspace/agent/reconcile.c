@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -22,39 +21,67 @@
 
 #define ADOPT_WAIT_MS 10000
 
-static void sleep_ms(unsigned ms)
+/* An address on the link that is not the interface's own: the link is
+ * configured by someone else (the node's own NIC, an operator's interface),
+ * whatever the cloud says, and Sluice leaves it alone. IPv6 link-local
+ * addresses say nothing: the kernel adds them to any link that comes up. */
+static bool has_foreign_addr(struct nl_sock *nl, int ifindex, const struct sl_ip *own, struct sl_ip *other)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	struct sl_prefix *addrs = NULL, ll;
+	bool foreign = false;
+	size_t n = 0;
 
-	nanosleep(&ts, NULL);
+	sl_prefix_parse("fe80::/10", false, &ll);
+	if (nl_addr_list(nl, ifindex, &addrs, &n))
+		return false;
+	for (size_t i = 0; i < n && !foreign; i++) {
+		if (sl_ip_equal(&addrs[i].ip, own) || sl_prefix_contains(&ll, &addrs[i].ip))
+			continue;
+		*other = addrs[i].ip;
+		foreign = true;
+	}
+	free(addrs);
+	return foreign;
 }
 
 /* The netdev the cloud attached appears with the interface's MAC; give it a
- * stable name (eni<device index>), the MTU, its primary IP, and the ENI
- * program. The instance's primary NIC never comes here. */
+ * stable name (eni<device index>), the MTU, its primary IP, bring it up and
+ * attach the ENI program; only then is it usable (the caller puts its IPs in
+ * the pool after this returns 0). The instance's primary NIC never comes
+ * here. A step that fails undoes the ones before it, unless the link was
+ * already ours when we came (a restart re-adopting a live ENI: its pods'
+ * traffic must not stop because, say, a map update failed). */
 int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 {
 	struct sl_endpoint_info host = { .flags = SL_EP_F_HOST };
 	struct sl_eni_info info = { 0 };
 	struct sl_prefix primary = { .ip = iface->primary_ip };
 	struct nl_sock *nl = NULL;
-	struct nl_link l, taken;
-	char want[IF_NAMESIZE], mac[SL_MAC_STRLEN];
-	unsigned waited = 0;
+	struct nl_link l = { 0 }, taken;
+	char want[IF_NAMESIZE], mac[SL_MAC_STRLEN], buf[SL_IP_STRLEN];
+	bool was_ours = false, added_addr = false, touched = false, mapped = false;
+	struct sl_ip other;
+	__u32 prog_id;
 	int err;
 
 	err = nl_open(&nl);
 	if (err)
 		return err;
-	while ((err = nl_link_find_by_mac(nl, iface->mac, &l)) == -ENODEV && waited < ADOPT_WAIT_MS) {
-		sleep_ms(20);
-		waited += 20;
-	}
+	err = nl_link_wait_mac(nl, iface->mac, ADOPT_WAIT_MS, &l);
 	if (err) {
-		pr_err("adopt %s: no netdev with MAC %s after %u ms", iface->id, sl_mac_fmt(iface->mac, mac),
-		       waited);
+		pr_err("adopt %s: no netdev with MAC %s after %u ms: %s", iface->id, sl_mac_fmt(iface->mac, mac),
+		       ADOPT_WAIT_MS, strerror(-err));
 		goto out;
 	}
+	if ((l.flags & IFF_LOOPBACK) || has_foreign_addr(nl, l.ifindex, &iface->primary_ip, &other)) {
+		pr_err("adopt %s: %s (MAC %s) carries %s, not an address of the interface: leaving it alone",
+		       iface->id, l.name, sl_mac_fmt(iface->mac, mac),
+		       (l.flags & IFF_LOOPBACK) ? "loopback" : sl_ip_fmt(&other, buf));
+		err = -EEXIST;
+		goto out;
+	}
+	was_ours = loader_query(l.ifindex, &prog_id) == 0;
+	touched = true;
 	snprintf(want, sizeof(want), "eni%u", iface->device_index);
 	if (strcmp(l.name, want) != 0) {
 		if (nl_link_get_by_name(nl, want, &taken) == 0) {
@@ -76,6 +103,7 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 		err = nl_link_set_ipv6_addrgen_none(nl, l.ifindex);
 	if (!err) {
 		err = nl_addr_add(nl, l.ifindex, &primary, NL_ADDR_F_NOPREFIXROUTE);
+		added_addr = !err;
 		if (err == -EEXIST)
 			err = 0;
 	}
@@ -86,8 +114,10 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 		goto out;
 	}
 	err = loader_attach_eni(a->loader, l.ifindex);
-	if (err)
+	if (err) {
+		pr_err("adopt %s: attach the ENI program to %s: %s", iface->id, l.name, strerror(-err));
 		goto out;
+	}
 	memcpy(info.gw_addr, iface->gateway.addr, 16);
 	info.family = iface->gateway.family;
 	memcpy(info.mac, iface->mac, 6);
@@ -97,6 +127,7 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 		pr_err("adopt %s: map ENI %s: %s", iface->id, l.name, strerror(-err));
 		goto out;
 	}
+	mapped = true;
 	/* The ENI's own address is the node's: to the stack, not an ENI. */
 	err = agent_map_ip(a, &iface->primary_ip, &host);
 	if (err) {
@@ -108,6 +139,17 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 	pr_info("adopted %s (%s) as %s, ifindex %d", iface->id, sl_mac_fmt(iface->mac, mac), l.name,
 		l.ifindex);
 out:
+	if (err && touched && !was_ours) {
+		/* No half-adopted interface: down, no program, no map entry, no
+		 * address of ours. The name stays: it is harmless, and the cloud
+		 * takes the netdev away when the caller detaches. */
+		if (mapped)
+			maps_eni_del(&a->maps, (__u32)l.ifindex);
+		loader_detach(l.ifindex);
+		if (added_addr)
+			nl_addr_del(nl, l.ifindex, &primary);
+		nl_link_set_up(nl, l.ifindex, false);
+	}
 	nl_close(nl);
 	return err;
 }
@@ -369,7 +411,9 @@ int agent_reconcile(struct agent *a)
 	for (size_t i = 0; i < n_cloud; i++) {
 		struct ipam_iface *iface;
 
-		if (cloud[i].primary) {
+		/* The node's own NIC and anything someone else attached count
+		 * against the instance's limit but are never touched. */
+		if (cloud[i].primary || !cloud[i].sluice_owned) {
 			a->ipam.foreign_ifaces++;
 			continue;
 		}

@@ -562,6 +562,7 @@ static int export_iface(struct ibm *ibm, json_t *a, unsigned device_index, bool 
 	snprintf(out->id, sizeof(out->id), "%s", f.id);
 	snprintf(out->subnet_id, sizeof(out->subnet_id), "%s", f.subnet);
 	out->primary = f.primary;
+	out->sluice_owned = !f.primary && name_index(ibm, jstr(a, "name")) != 0;
 	out->device_index = f.primary ? 0 : device_index;
 	out->primary_ip = f.primary_ip;
 out:

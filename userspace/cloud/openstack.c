@@ -336,6 +336,7 @@ static int port_export(struct os_provider *pv, const json_t *port, struct cloud_
 		return -EIO;
 	}
 	c->primary = !port_ours(pv, port);
+	c->sluice_owned = !c->primary;
 	subnet_id = c->primary ? jstr(json_array_get(fixed, 0), "subnet_id") : pv->pod_subnet;
 	snprintf(c->subnet_id, sizeof(c->subnet_id), "%s", subnet_id);
 	if (*subnet_id) {

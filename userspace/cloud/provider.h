@@ -33,6 +33,10 @@ struct cloud_iface {
 	uint8_t mac[6];
 	unsigned device_index;        /* 0 = the instance's primary interface */
 	bool primary;                 /* the node's own interface: never touched */
+	/* Sluice attached it (the provider knows by the name or tag Sluice
+	 * gives its attachments): only these are adopted, detached or have IPs
+	 * assigned and released. Neither this nor primary: someone else's. */
+	bool sluice_owned;
 	struct sl_prefix subnet;      /* e.g. 198.18.16.0/20 */
 	struct sl_ip gateway;         /* the subnet's router */
 	struct sl_ip primary_ip;      /* the interface's own address */

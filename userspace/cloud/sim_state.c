@@ -219,6 +219,8 @@ int sim_state_iface_export(struct sim_state *st, json_t *iface, struct cloud_ifa
 		return -EIO;
 	out->device_index = (unsigned)json_integer_value(json_object_get(iface, "deviceIndex"));
 	out->primary = json_is_true(json_object_get(iface, "primary"));
+	/* "foreign": attached by someone else (a test playing the operator). */
+	out->sluice_owned = !out->primary && !json_is_true(json_object_get(iface, "foreign"));
 	ips = json_object_get(iface, "ips");
 	if (json_array_size(ips)) {
 		out->ips = calloc(json_array_size(ips), sizeof(*out->ips));

@@ -10,8 +10,10 @@
  *    "subnets": [{"id", "cidr", "gateway", "cursor"}],
  *    "instances": [{"id", "netns",
  *        "interfaces": [{"id", "mac", "subnet", "deviceIndex", "primary",
- *                        "primaryIP", "ips": ["..."]}]}]}
- * An interface's router-side link is named by its id.
+ *                        "primaryIP", "ips": ["..."], "foreign"?}]}]}
+ * An interface's router-side link is named by its id. "foreign": true marks
+ * an interface attached by someone other than Sluice (absent: false); the
+ * primary is never Sluice's either.
  */
 #ifndef SLUICE_CLOUD_SIM_STATE_H
 #define SLUICE_CLOUD_SIM_STATE_H
