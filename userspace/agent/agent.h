@@ -76,6 +76,67 @@ struct agent_config {
 	uint8_t ct_on_policy_change; /* SL_CT_ON_POLICY_CHANGE_KEEP / _DROP */
 };
 
+/* pool.c: provider calls by kind, as counted and budgeted by the agent. */
+enum agent_cloud_call {
+	AGENT_CALL_ASSIGN = 0,
+	AGENT_CALL_RELEASE,
+	AGENT_CALL_ATTACH,
+	AGENT_CALL_DETACH,
+	AGENT_CALL_LIST,
+	AGENT_CALL_KINDS,
+};
+
+/* Why the pool cannot grow now (STATUS, `sluicectl ipam show`). */
+enum agent_pool_block {
+	AGENT_POOL_OK = 0,
+	AGENT_POOL_INTERFACE_LIMIT, /* every interface and IP limit reached */
+	AGENT_POOL_SUBNET_EXHAUSTED, /* the provider answered -ENOSPC */
+	AGENT_POOL_BUDGET,          /* the cloud-call budget is spent */
+	AGENT_POOL_CLOUD_FAILING,   /* several calls in a row failed */
+};
+
+/* The warm-pool controller's state (pool.c; lock held to read or write). */
+struct agent_pool_state {
+	uint8_t block;                        /* AGENT_POOL_* */
+	uint64_t calls[AGENT_CALL_KINDS];     /* atomics: counted without the lock */
+	uint64_t failed[AGENT_CALL_KINDS];
+	uint64_t budget_denied, deferred_passes;
+	uint64_t passes, passes_unchanged, last_hash;
+	char last_error[256];                 /* kept after successes, unlike last_cloud_error */
+	int64_t last_error_time;              /* unix seconds */
+	unsigned consecutive_failures;
+	uint64_t errors_total;
+	uint64_t request_seq, done_seq;       /* passes asked for (config, reconcile) / served */
+};
+
+/* orphans.c: what the orphan passes did, cumulative (lock held to read). */
+#define AGENT_LOST_MAX 16
+struct agent_orphan_stats {
+	uint64_t passes;      /* completed passes */
+	uint64_t failed;      /* passes that could not list the cloud (or had no budget) */
+	uint64_t readopted;   /* Sluice's interfaces the pool did not know, adopted again */
+	uint64_t detached;    /* ... whose netdev was not on the node: detached in the cloud */
+	uint64_t forgotten;   /* pool interfaces the cloud no longer lists: removed */
+	uint64_t lost;        /* ... kept because a pod still holds an IP on them */
+	uint64_t ips_added;   /* IPs the cloud lists that the pool lacked: added free */
+	uint64_t ips_dropped; /* free pool IPs the cloud no longer lists: dropped */
+	int64_t last_pass_time; /* unix seconds; 0 before the first pass */
+	char last_error[256];   /* "" when the last pass went through */
+	/* Interfaces the cloud no longer lists while pods still hold IPs on
+	 * them: out of the pool (it mirrors the cloud), the pods keep their
+	 * endpoints, and the node side is cleaned up when the last one goes. */
+	struct agent_lost_iface {
+		char id[CLOUD_ID_LEN];
+		char name[IF_NAMESIZE];
+		int ifindex;
+		uint8_t mac[6];
+		struct sl_ip primary_ip;
+	} lost_ifaces[AGENT_LOST_MAX];
+	unsigned n_lost;
+};
+
+struct agent_nodestatus; /* nodestatus.c */
+
 struct agent {
 	struct agent_config cfg;
 	char checkpoint_path[PATH_MAX];
@@ -105,6 +166,7 @@ struct agent {
 	bool pool_stuck;       /* short of IPs and no cloud call can help now */
 	char last_cloud_error[256];
 	bool stopping;
+	struct agent_pool_state pool;
 
 	/* Policy engine (policy.c) */
 	struct identity_table *ids;
@@ -118,6 +180,9 @@ struct agent {
 	uint64_t policy_last_compile_ns, policy_last_apply_ns, policy_last_latency_ns;
 	size_t policy_last_ops;
 	struct ct_gc_result ct_last_gc;
+
+	struct agent_orphan_stats orphans;   /* orphans.c */
+	struct agent_nodestatus *nodestatus; /* nodestatus.c: the SluiceNodeStatus writer */
 };
 
 /* main.c */
@@ -148,12 +213,33 @@ void agent_pool_stop(struct agent *a);
 void agent_pool_kick(struct agent *a); /* lock held */
 /* Waits (lock held) until an IP can be allocated or the pool is stuck. */
 int agent_pool_wait_for_ip(struct agent *a);
+/* Takes a token of the cloud-call budget for a call of kind and counts it;
+ * -EAGAIN (counted as denied) when the budget is spent. Lock not needed. */
+int agent_cloud_call(struct agent *a, enum agent_cloud_call kind);
+const char *agent_cloud_call_name(enum agent_cloud_call kind);
+const char *agent_pool_block_name(uint8_t block); /* "" for AGENT_POOL_OK */
+const char *agent_reconcile_mode_name(uint8_t mode);
+/* POST /v1/ipam/config: applies the keys of body (lock NOT held); 0, or
+ * -EINVAL with why. */
+int agent_pool_configure(struct agent *a, json_t *body, char *why, size_t why_len);
+/* POST /v1/ipam/reconcile: one pass now, waited for up to wait_ms (lock NOT held). */
+int agent_pool_reconcile_now(struct agent *a, unsigned wait_ms);
 
 /* orphans.c: compares the cloud's interfaces of this instance with the pool's
  * and the node's netdevs, and settles every difference (re-adopt, detach,
  * forget). Called by the pool controller thread after start-up and every
  * orphan_interval_s, with the lock NOT held (it makes cloud calls). */
 int agent_orphans_reconcile(struct agent *a);
+/* Has the cloud stopped listing this pool interface while pods use it? (lock held) */
+bool agent_iface_lost(const struct agent *a, const char *iface_id);
+
+/* nodestatus.c: publishes the SluiceNodeStatus of this node (kube: to the
+ * API server; dir:PATH: as PATH/sluicenodestatus-NODE.json) from its own
+ * thread, on change (at most once a second) and at least every minute. */
+int agent_nodestatus_start(struct agent *a);
+void agent_nodestatus_stop(struct agent *a);
+/* The object as it would be written now (lock NOT held). */
+json_t *agent_nodestatus_build(struct agent *a);
 
 /* k8s.c: the object source (dir:PATH), watched by its own thread */
 int agent_k8s_start(struct agent *a);

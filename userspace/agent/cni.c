@@ -357,23 +357,42 @@ static json_t *cni_check(struct agent *a, struct cni_req *r)
 	return cni_ok(NULL);
 }
 
+/* Why the pool cannot give an ADD an IP, or NULL when it can (now, or
+ * after the controller's next calls). Lock held. */
+static const char *pool_unavailable(struct agent *a, const struct ipam_counts *c)
+{
+	if (!a->ready)
+		return "agent is starting";
+	/* A free IP, or one only held back for a while by conntrack, will
+	 * serve an ADD; so does a pool that can still grow. */
+	if (ipam_allocatable(&a->ipam) || c->held)
+		return NULL;
+	switch (a->pool.block) {
+	case AGENT_POOL_INTERFACE_LIMIT:
+		return "no free IP and the interface and IP limits are reached";
+	case AGENT_POOL_SUBNET_EXHAUSTED:
+		return "no free IP and the cloud has no room (subnet exhausted)";
+	case AGENT_POOL_BUDGET:
+		return "no free IP and the cloud-call budget is spent";
+	case AGENT_POOL_CLOUD_FAILING:
+		return "no free IP and the cloud API is failing";
+	}
+	return NULL;
+}
+
 static json_t *cni_status(struct agent *a)
 {
 	struct ipam_counts c;
-	bool ok;
+	const char *why;
 	json_t *res;
 
 	pthread_mutex_lock(&a->lock);
 	ipam_count(&a->ipam, &c);
-	/* Ready for an ADD when an IP is free now, or the controller can still
-	 * get one (it is not stuck at the cloud's limits). */
-	ok = a->ready && (c.free > 0 || !a->pool_stuck);
-	res = ok ? cni_ok(NULL)
-		 : cni_errorf(CNI_ERR_NOT_AVAILABLE, "plugin not available",
-			      "%s; free IPs %u, used %u, capacity %u%s%s",
-			      a->ready ? "no IP can be allocated" : "agent is starting", c.free, c.used,
-			      c.capacity, a->last_cloud_error[0] ? "; last cloud error: " : "",
-			      a->last_cloud_error);
+	why = pool_unavailable(a, &c);
+	res = !why ? cni_ok(NULL)
+		   : cni_errorf(CNI_ERR_NOT_AVAILABLE, "plugin not available",
+				"%s; free IPs %u, used %u, capacity %u%s%s", why, c.free, c.used, c.capacity,
+				a->pool.last_error[0] ? "; last cloud error: " : "", a->pool.last_error);
 	pthread_mutex_unlock(&a->lock);
 	return res;
 }
@@ -423,6 +442,22 @@ static json_t *cni_gc(struct agent *a, struct cni_req *r)
 			break;
 		agent_endpoint_remove(a, ep);
 		removed++;
+	}
+	/* IPs the pool gives to attachments that have no endpoint (an agent
+	 * stopped halfway through an ADD) and that the runtime does not list:
+	 * free them too. They go back to the cloud like any free IP, by the
+	 * controller's release logic, after the release delay. */
+	for (size_t i = 0; !err && i < a->ipam.n_ifaces; i++) {
+		for (size_t j = 0; j < a->ipam.ifaces[i].n_slots; j++) {
+			struct ipam_owner o = a->ipam.ifaces[i].slots[j].owner;
+
+			if (!o.container_id[0] || o.container_id[0] == '~' || agent_endpoint_find(a, &o) ||
+			    attachment_valid(valid, &o))
+				continue;
+			pr_info("GC %s/%s: IP without an endpoint", o.container_id, o.ifname);
+			ipam_release(&a->ipam, &o, NULL);
+			removed++;
+		}
 	}
 	if (removed) {
 		int cerr;

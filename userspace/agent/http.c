@@ -135,6 +135,30 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
 		json_decref(req);
 		return respond_json(c, 200, res);
 	}
+	if (!strcmp(url, "/v1/ipam/config") || !strcmp(url, "/v1/ipam/reconcile")) {
+		json_error_t jerr;
+		json_t *body;
+		char why[256];
+		int err;
+
+		if (strcmp(method, "POST") != 0)
+			return respond_error(c, 405, 6, "POST only");
+		if (!strcmp(url, "/v1/ipam/reconcile")) {
+			/* The pass is waited for, so that the answer shows its result. */
+			err = agent_pool_reconcile_now(a, 30000);
+			if (err)
+				pr_warn("ipam reconcile: the pass did not end within 30 s");
+			return respond_json(c, 200, agent_view_ipam(a));
+		}
+		if (ctx->too_big)
+			return respond_error(c, 413, 6, "request too large");
+		body = json_loadb(ctx->body ? ctx->body : "", ctx->len, 0, &jerr);
+		err = agent_pool_configure(a, body, why, sizeof(why));
+		json_decref(body);
+		if (err)
+			return respond_error(c, 400, 7, why);
+		return respond_json(c, 200, agent_view_ipam(a));
+	}
 	if (!get)
 		return respond_error(c, 405, 6, "GET only");
 	if (!strcmp(url, "/healthz"))

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "cloud/ibm.h"
+#include "cloud/openstack.h"
 #include "common/log.h"
 #include "drop_reasons.h"
 #include "maps/reasons.h"
@@ -14,14 +16,62 @@
 
 static json_t *pool_json(struct agent *a)
 {
+	struct cloud_limits l = ipam_limits(&a->ipam);
 	struct ipam_counts c;
+	unsigned desired = ipam_desired_free(&a->ipam, a->pool_waiters);
 
 	ipam_count(&a->ipam, &c);
-	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b}", "free", c.free, "used", c.used,
-			 "allocatable", ipam_allocatable(&a->ipam), "interfaces", c.interfaces, "capacity",
-			 c.capacity, "maxInterfaces", a->ipam.limits.max_interfaces, "maxIPsPerInterface",
-			 a->ipam.limits.max_ips_per_interface, "warmIPTarget", a->ipam.warm_ip_target, "stuck",
-			 a->pool_stuck);
+	return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:b, s:s, s:s, s:{s:i, s:i}}", "free",
+			 c.free, "used", c.used, "held", c.held, "allocatable", ipam_allocatable(&a->ipam),
+			 "interfaces", c.interfaces, "capacity", c.capacity, "maxInterfaces", l.max_interfaces,
+			 "maxIPsPerInterface", l.max_ips_per_interface, "warmIPTarget", a->ipam.warm_ip_target,
+			 "stuck", a->pool_stuck, "blocked", agent_pool_block_name(a->pool.block), "mode",
+			 agent_reconcile_mode_name(a->cfg.reconcile_mode), "debt", "ips",
+			 c.free - c.held < desired ? desired - (c.free - c.held) : 0, "waitingAdds",
+			 a->pool_waiters);
+}
+
+static uint64_t counter(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* The provider's own HTTP requests (retries and token calls included);
+ * false for providers that do not speak HTTP (sim). */
+static bool provider_http(struct agent *a, struct cloud_http_stats *out)
+{
+	if (!a->cloud)
+		return false;
+	if (!strcmp(a->cloud->ops->name, "ibm")) {
+		struct ibm_stats st;
+
+		ibm_provider_stats(a->cloud, &st);
+		*out = st.http;
+		return true;
+	}
+	if (!strcmp(a->cloud->ops->name, "openstack")) {
+		struct openstack_stats st;
+
+		openstack_provider_stats(a->cloud, &st);
+		*out = st.http;
+		return true;
+	}
+	return false;
+}
+
+static json_t *calls_json(struct agent *a)
+{
+	json_t *o = json_object();
+	uint64_t total = 0, failed = 0;
+
+	for (int k = 0; k < AGENT_CALL_KINDS; k++) {
+		json_object_set_new(o, agent_cloud_call_name(k), json_integer((json_int_t)counter(&a->pool.calls[k])));
+		total += counter(&a->pool.calls[k]);
+		failed += counter(&a->pool.failed[k]);
+	}
+	json_object_set_new(o, "total", json_integer((json_int_t)total));
+	json_object_set_new(o, "failed", json_integer((json_int_t)failed));
+	return o;
 }
 
 static json_t *policy_stats_json(struct agent *a)
@@ -120,10 +170,23 @@ static const struct endpoint *endpoint_of(struct agent *a, const struct ipam_own
 	return owner->container_id[0] ? agent_endpoint_find(a, owner) : NULL;
 }
 
+static json_t *limits_json(const struct cloud_limits *l)
+{
+	return json_pack("{s:i, s:i}", "maxInterfaces", l->max_interfaces, "maxIPsPerInterface",
+			 l->max_ips_per_interface);
+}
+
 json_t *agent_view_ipam(struct agent *a)
 {
 	json_t *ifaces = json_array(), *res;
+	const struct agent_config *cfg = &a->cfg;
+	struct cloud_limits eff;
+	struct cloud_http_stats http;
 	struct ipam_counts c;
+	unsigned desired, avail;
+	uint64_t excess_ms = 0;
+	char hash[24];
+	struct timespec ts;
 
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->ipam.n_ifaces; i++) {
@@ -136,12 +199,13 @@ json_t *agent_view_ipam(struct agent *a)
 			const struct endpoint *ep = endpoint_of(a, &s->owner);
 			char ip[SL_IP_STRLEN];
 
-			json_array_append_new(ips, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I}", "ip",
+			json_array_append_new(ips, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:b}", "ip",
 							     sl_ip_fmt(&s->ip, ip), "containerID",
 							     s->owner.container_id, "ifName", s->owner.ifname,
 							     "namespace", ep ? ep->k8s_namespace : NULL, "pod",
 							     ep ? ep->pod : NULL, "releasedSeq",
-							     (json_int_t)s->released_seq));
+							     (json_int_t)s->released_seq, "held",
+							     !s->owner.container_id[0] && s->hold != IPAM_HOLD_NONE));
 		}
 		json_array_append_new(ifaces, json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:o}", "id",
 							iface->id, "mac", sl_mac_fmt(iface->mac, mac), "name",
@@ -152,11 +216,42 @@ json_t *agent_view_ipam(struct agent *a)
 							(int)iface->device_index, "ips", ips));
 	}
 	ipam_count(&a->ipam, &c);
-	res = json_pack("{s:{s:i, s:i}, s:i, s:i, s:i, s:i, s:o, s:s, s:b}", "limits", "maxInterfaces",
-			a->ipam.limits.max_interfaces, "maxIPsPerInterface", a->ipam.limits.max_ips_per_interface,
-			"warmIPTarget", a->ipam.warm_ip_target, "free", c.free, "used", c.used, "capacity",
-			c.capacity, "interfaces", ifaces, "lastCloudError", a->last_cloud_error, "stuck",
-			a->pool_stuck);
+	eff = ipam_limits(&a->ipam);
+	desired = ipam_desired_free(&a->ipam, a->pool_waiters);
+	avail = c.free - c.held;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (a->ipam.excess_since_ms)
+		excess_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - a->ipam.excess_since_ms;
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)a->pool.last_hash);
+	res = json_pack("{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:i,"
+			" s:i, s:i, s:{s:i, s:i}, s:I, s:b, s:s, s:s, s:{s:s, s:I, s:i, s:I}, s:o}",
+			"mode", agent_reconcile_mode_name(cfg->reconcile_mode), "targets", "warmIPTarget",
+			cfg->warm_ip_target, "minIPTarget", cfg->min_ip_target, "warmENITarget", cfg->warm_eni_target,
+			"maxInterfaces", cfg->max_interfaces, "maxIPsPerInterface", cfg->max_ips_per_interface,
+			"releaseDelaySeconds", cfg->release_delay_s, "reuseMaxHoldSeconds", cfg->reuse_max_hold_s,
+			"reconcileIntervalSeconds", cfg->reconcile_interval_s, "limits", limits_json(&eff),
+			"providerLimits", limits_json(&a->ipam.limits), "warmIPTarget", a->ipam.warm_ip_target, "free",
+			c.free, "used", c.used, "held", c.held, "allocatable", ipam_allocatable(&a->ipam), "capacity",
+			c.capacity, "interfaceCount", c.interfaces, "desiredFree", desired, "debt", "ips",
+			avail < desired ? desired - avail : 0, "waitingAdds", a->pool_waiters, "excessSeconds",
+			(json_int_t)(excess_ms / 1000), "stuck", a->pool_stuck, "blocked",
+			agent_pool_block_name(a->pool.block), "lastCloudError", a->last_cloud_error, "cloudErrors",
+			"last", a->pool.last_error, "time", (json_int_t)a->pool.last_error_time, "consecutive",
+			a->pool.consecutive_failures, "total", (json_int_t)a->pool.errors_total, "interfaces", ifaces);
+	json_object_set_new(res, "budget",
+			    json_pack("{s:f, s:f, s:i, s:I, s:I}", "level",
+				      a->cloud_budget ? cloud_budget_level(a->cloud_budget) : 0.0, "ratePerSecond",
+				      cfg->cloud_calls_per_s, "burst", cfg->cloud_burst, "denied",
+				      (json_int_t)counter(&a->pool.budget_denied), "deferredPasses",
+				      (json_int_t)a->pool.deferred_passes));
+	json_object_set_new(res, "calls", calls_json(a));
+	json_object_set_new(res, "passes",
+			    json_pack("{s:I, s:I, s:s}", "total", (json_int_t)a->pool.passes, "unchanged",
+				      (json_int_t)a->pool.passes_unchanged, "lastHash", hash));
+	if (provider_http(a, &http))
+		json_object_set_new(res, "providerHTTP",
+				    json_pack("{s:I, s:I, s:I}", "requests", (json_int_t)http.requests, "retries",
+					      (json_int_t)http.retries, "throttled", (json_int_t)http.throttled));
 	pthread_mutex_unlock(&a->lock);
 	return res;
 }
@@ -180,6 +275,48 @@ static int metric_line(const struct sl_metrics_key *key, const struct sl_metrics
 	return 0;
 }
 
+/* Lock held. */
+static void pool_metrics(FILE *f, struct agent *a, const struct ipam_counts *c)
+{
+	unsigned desired = ipam_desired_free(&a->ipam, a->pool_waiters), avail = c->free - c->held;
+	struct cloud_http_stats http;
+
+	fprintf(f, "# HELP sluice_ipam_allocatable IPs an ADD can get now.\n# TYPE sluice_ipam_allocatable gauge\n"
+		   "sluice_ipam_allocatable %u\n"
+		   "# HELP sluice_ipam_capacity IPs the pool could hold at its limits.\n"
+		   "# TYPE sluice_ipam_capacity gauge\nsluice_ipam_capacity %u\n"
+		   "# HELP sluice_ipam_debt_ips Free IPs short of the targets.\n# TYPE sluice_ipam_debt_ips gauge\n"
+		   "sluice_ipam_debt_ips %u\n"
+		   "# HELP sluice_ipam_waiting_adds ADDs waiting for an IP.\n# TYPE sluice_ipam_waiting_adds gauge\n"
+		   "sluice_ipam_waiting_adds %u\n"
+		   "# HELP sluice_ipam_passes_total Warm-pool controller passes.\n"
+		   "# TYPE sluice_ipam_passes_total counter\nsluice_ipam_passes_total %llu\n"
+		   "# HELP sluice_ipam_passes_unchanged_total Passes skipped: desired state unchanged.\n"
+		   "# TYPE sluice_ipam_passes_unchanged_total counter\nsluice_ipam_passes_unchanged_total %llu\n",
+		ipam_allocatable(&a->ipam), c->capacity, avail < desired ? desired - avail : 0, a->pool_waiters,
+		(unsigned long long)a->pool.passes, (unsigned long long)a->pool.passes_unchanged);
+	fprintf(f, "# HELP sluice_cloud_calls_total Cloud provider calls, by kind.\n"
+		   "# TYPE sluice_cloud_calls_total counter\n");
+	for (int k = 0; k < AGENT_CALL_KINDS; k++)
+		fprintf(f, "sluice_cloud_calls_total{kind=\"%s\"} %llu\n", agent_cloud_call_name(k),
+			(unsigned long long)counter(&a->pool.calls[k]));
+	fprintf(f, "# HELP sluice_cloud_call_failures_total Cloud provider calls that failed, by kind.\n"
+		   "# TYPE sluice_cloud_call_failures_total counter\n");
+	for (int k = 0; k < AGENT_CALL_KINDS; k++)
+		fprintf(f, "sluice_cloud_call_failures_total{kind=\"%s\"} %llu\n", agent_cloud_call_name(k),
+			(unsigned long long)counter(&a->pool.failed[k]));
+	fprintf(f, "# HELP sluice_cloud_budget_tokens Tokens left in the cloud-call budget.\n"
+		   "# TYPE sluice_cloud_budget_tokens gauge\nsluice_cloud_budget_tokens %.3f\n"
+		   "# HELP sluice_cloud_budget_denied_total Calls the empty budget refused.\n"
+		   "# TYPE sluice_cloud_budget_denied_total counter\nsluice_cloud_budget_denied_total %llu\n",
+		a->cloud_budget ? cloud_budget_level(a->cloud_budget) : 0.0,
+		(unsigned long long)counter(&a->pool.budget_denied));
+	if (provider_http(a, &http))
+		fprintf(f, "# HELP sluice_cloud_http_requests_total HTTP requests the provider sent.\n"
+			   "# TYPE sluice_cloud_http_requests_total counter\nsluice_cloud_http_requests_total %llu\n",
+			(unsigned long long)http.requests);
+}
+
 char *agent_view_metrics(struct agent *a)
 {
 	struct ipam_counts c;
@@ -199,13 +336,16 @@ char *agent_view_metrics(struct agent *a)
 	fprintf(f, "# HELP sluice_endpoints Pods attached on this node.\n# TYPE sluice_endpoints gauge\n"
 		   "sluice_endpoints %zu\n",
 		a->n_endpoints);
-	fprintf(f, "# HELP sluice_ipam_ips IPs in the node's pool, by state.\n# TYPE sluice_ipam_ips gauge\n"
+	fprintf(f, "# HELP sluice_ipam_ips IPs in the node's pool, by state (held: free, kept back for conntrack).\n"
+		   "# TYPE sluice_ipam_ips gauge\n"
 		   "sluice_ipam_ips{state=\"free\"} %u\nsluice_ipam_ips{state=\"used\"} %u\n"
+		   "sluice_ipam_ips{state=\"held\"} %u\n"
 		   "# HELP sluice_ipam_interfaces Cloud interfaces Sluice holds.\n"
 		   "# TYPE sluice_ipam_interfaces gauge\nsluice_ipam_interfaces %u\n"
 		   "# HELP sluice_ready 1 once the start-up reconcile is done.\n# TYPE sluice_ready gauge\n"
 		   "sluice_ready %d\n",
-		c.free, c.used, c.interfaces, a->ready ? 1 : 0);
+		c.free, c.used, c.held, c.interfaces, a->ready ? 1 : 0);
+	pool_metrics(f, a, &c);
 	fprintf(f, "# HELP sluice_policy_syncs_total Policy recomputations applied to the datapath.\n"
 		   "# TYPE sluice_policy_syncs_total counter\nsluice_policy_syncs_total %llu\n"
 		   "# HELP sluice_policy_change_to_enforced_seconds Latest object change to maps updated.\n"
