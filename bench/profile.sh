@@ -56,7 +56,9 @@ rr | crr)
 	"$CTL" lab --name "$LAB" apply -f "$OUT/policy.json" >/dev/null
 	ip=$(pod_ip b)
 	in_ns "$LAB-prof-a" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
-	in_ns "$LAB-prof-b" chrt -f 20 taskset -c 0 "$TOOLS/sl-rr" server -p 7000 &
+	# nsenter itself, not the in_ns function: a function run with & is a
+	# subshell, and its PID is not the server's.
+	nsenter --net="/var/run/netns/$LAB-prof-b" chrt -f 20 taskset -c 0 "$TOOLS/sl-rr" server -p 7000 &
 	pids+=($!)
 	sleep 1
 	client() { in_ns "$LAB-prof-a" chrt -f 20 taskset -c 0 "$TOOLS/sl-rr" client -H "$ip" -m "$what" -t "$secs"; }
