@@ -224,7 +224,7 @@ json_t *agent_view_ipam(struct agent *a)
 		excess_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - a->ipam.excess_since_ms;
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)a->pool.last_hash);
 	res = json_pack("{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:i,"
-			" s:i, s:i, s:{s:i, s:i}, s:I, s:b, s:s, s:s, s:{s:s, s:I, s:i, s:I}, s:o}",
+			" s:i, s:i, s:{s:i, s:i}, s:I, s:b, s:b, s:s, s:s, s:{s:s, s:I, s:i, s:I}, s:o}",
 			"mode", agent_reconcile_mode_name(cfg->reconcile_mode), "targets", "warmIPTarget",
 			cfg->warm_ip_target, "minIPTarget", cfg->min_ip_target, "warmENITarget", cfg->warm_eni_target,
 			"maxInterfaces", cfg->max_interfaces, "maxIPsPerInterface", cfg->max_ips_per_interface,
@@ -234,7 +234,8 @@ json_t *agent_view_ipam(struct agent *a)
 			c.free, "used", c.used, "held", c.held, "allocatable", ipam_allocatable(&a->ipam), "capacity",
 			c.capacity, "interfaceCount", c.interfaces, "desiredFree", desired, "debt", "ips",
 			avail < desired ? desired - avail : 0, "waitingAdds", a->pool_waiters, "excessSeconds",
-			(json_int_t)(excess_ms / 1000), "stuck", a->pool_stuck, "blocked",
+			(json_int_t)(excess_ms / 1000), "excess", ipam_excess(&a->ipam, a->pool_waiters), "stuck",
+			a->pool_stuck, "blocked",
 			agent_pool_block_name(a->pool.block), "lastCloudError", a->last_cloud_error, "cloudErrors",
 			"last", a->pool.last_error, "time", (json_int_t)a->pool.last_error_time, "consecutive",
 			a->pool.consecutive_failures, "total", (json_int_t)a->pool.errors_total, "interfaces", ifaces);
