@@ -23,6 +23,15 @@ Authentication: with no --token and no --client-cn every request is allowed;
 otherwise a request needs "Authorization: Bearer T" with a known token, or a
 client certificate of the CA whose CN is a known --client-cn. Else 401.
 
+Custom resources (the one Sluice writes), cluster-scoped:
+    /apis/sluice.dev/v1alpha1/sluicenodestatuses[/NAME]
+                                 GET (item or list), POST (create: 201, 409
+                                 if it exists), PUT (replace: needs the
+                                 current metadata.resourceVersion, else 409;
+                                 404 if absent). While the CRD is "not
+                                 installed" (POST /config {"crd": false})
+                                 every such path answers 404.
+
 API (GET only):
     /api/v1/pods  /api/v1/namespaces  /api/v1/nodes
     /apis/networking.k8s.io/v1/networkpolicies
@@ -62,7 +71,9 @@ Control API (plain HTTP on 127.0.0.1:control_port, JSON in and out):
                        (abrupt: cut without the last chunk)
     POST /bookmark     {"resource": "*"} bumps the resourceVersion and sends a
                        BOOKMARK on active watches that allow them
-    POST /config       {"tokens": [...], "client_cns": [...], "gone": "event"|"status"}
+    POST /config       {"tokens": [...], "client_cns": [...], "gone": "event"|"status",
+                        "crd": true|false}
+    GET  /crs          {"sluicenodestatuses": {NAME: object}, "writes": N}
 """
 
 import argparse
@@ -91,6 +102,7 @@ RESOURCES = {
     "nodes": ("/api/v1/nodes", "Node", "v1", False),
 }
 PATHS = {v[0]: k for k, v in RESOURCES.items()}
+CR_PATH = "/apis/sluice.dev/v1alpha1/sluicenodestatuses"
 
 
 def now_iso():
@@ -123,6 +135,9 @@ class State:
         self.tokens = set(tokens)
         self.client_cns = set(client_cns)
         self.gone = gone
+        self.crd = True
+        self.crs = {}
+        self.cr_writes = 0
 
     @staticmethod
     def key(obj):
@@ -352,8 +367,80 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # --- the API
 
+    def cr(self, verb):
+        """The SluiceNodeStatus resource: create, replace, get, list."""
+        st = self.server.state
+        url = urllib.parse.urlsplit(self.path)
+        name = url.path[len(CR_PATH):].strip("/")
+        body = None
+        if verb in ("create", "update"):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(n) or b"{}")
+        auth = self.authenticate()
+        if auth is None:
+            self.record("sluicenodestatuses", verb, {}, 401, None)
+            self.send_status(401, "Unauthorized")
+            return
+        with st.cond:
+            code, obj = 200, None
+            if not st.crd:
+                code = 404
+            elif verb == "get" and not name:
+                obj = {"kind": "SluiceNodeStatusList", "apiVersion": "sluice.dev/v1alpha1",
+                       "metadata": {"resourceVersion": str(st.rv)}, "items": list(st.crs.values())}
+            elif verb == "get":
+                obj = st.crs.get(name)
+                code = 200 if obj else 404
+            elif verb == "create":
+                name = body.get("metadata", {}).get("name", "")
+                if name in st.crs:
+                    code = 409
+                elif not name or body.get("metadata", {}).get("resourceVersion"):
+                    code = 400
+                else:
+                    code = 201
+            elif verb == "update":
+                cur = st.crs.get(name)
+                rv = body.get("metadata", {}).get("resourceVersion")
+                if not cur:
+                    code = 404
+                elif rv != cur["metadata"]["resourceVersion"]:
+                    code = 409
+            if code in (200, 201) and verb in ("create", "update"):
+                st.rv += 1
+                obj = dict(body)
+                obj["metadata"] = dict(body["metadata"], resourceVersion=str(st.rv),
+                                       uid=(st.crs.get(name) or {}).get("metadata", {}).get("uid") or str(uuid.uuid4()))
+                st.crs[name] = obj
+                st.cr_writes += 1
+        self.record("sluicenodestatuses", verb, {"name": name}, code, auth)
+        if code in (200, 201):
+            self.send_json(code, obj)
+        elif code == 409:
+            self.send_status(409, "the object has been modified; please apply your changes to the latest version"
+                             if verb == "update" else "already exists")
+        elif code == 400:
+            self.send_status(400, "bad object")
+        else:
+            self.send_status(404, "the server could not find the requested resource")
+
+    def do_POST(self):
+        if urllib.parse.urlsplit(self.path).path.rstrip("/") == CR_PATH:
+            self.cr("create")
+        else:
+            self.send_status(405, "method not allowed")
+
+    def do_PUT(self):
+        if urllib.parse.urlsplit(self.path).path.startswith(CR_PATH + "/"):
+            self.cr("update")
+        else:
+            self.send_status(405, "method not allowed")
+
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
+        if url.path.rstrip("/") == CR_PATH or url.path.startswith(CR_PATH + "/"):
+            self.cr("get")
+            return
         q = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         res = PATHS.get(url.path.rstrip("/"))
         st = self.server.state
@@ -569,6 +656,9 @@ class Control(http.server.BaseHTTPRequestHandler):
                 self.reply(200, {"rv": st.rv, "compacted": st.compacted, "requests": st.requests,
                                  "active_watches": dict(st.active), "counts": st.counts,
                                  "objects": {r: len(o) for r, o in st.objects.items()}})
+        elif self.path == "/crs":
+            with st.cond:
+                self.reply(200, {"sluicenodestatuses": st.crs, "writes": st.cr_writes})
         else:
             self.reply(404, {"error": "no such control path"})
 
@@ -631,6 +721,8 @@ class Control(http.server.BaseHTTPRequestHandler):
                         st.client_cns = set(b["client_cns"])
                     if "gone" in b:
                         st.gone = b["gone"]
+                    if "crd" in b:
+                        st.crd = bool(b["crd"])
                 else:
                     self.reply(404, {"error": "no such control path"})
                     return

@@ -358,6 +358,9 @@ static int run(struct agent *a)
 	err = agent_http_start(a, &http);
 	if (err)
 		goto stop_pool;
+	/* Publishing the node's status is never a reason not to run. */
+	if (agent_nodestatus_start(a))
+		pr_warn("the node's SluiceNodeStatus will not be published");
 
 	pthread_mutex_lock(&a->lock);
 	err = agent_reconcile(a);
@@ -375,6 +378,7 @@ static int run(struct agent *a)
 		;
 	pr_info("signal %d: stopping (the datapath keeps running)", sig);
 stop_http:
+	agent_nodestatus_stop(a);
 	agent_http_stop(http);
 stop_pool:
 	agent_pool_stop(a);

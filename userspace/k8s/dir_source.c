@@ -54,10 +54,12 @@ static bool ends_with(const char *s, const char *suffix)
 	return n > m && !strcmp(s + n - m, suffix);
 }
 
-/* fs_write_atomic's "x.json.tmp.123" and editors' ".x.swp" are not manifests. */
+/* fs_write_atomic's "x.json.tmp.123" and editors' ".x.swp" are not manifests,
+ * nor the node status files the agents write here. */
 static bool is_manifest_name(const char *name)
 {
 	return name[0] != '.' &&
+	       strncmp(name, K8S_NODESTATUS_FILE_PREFIX, strlen(K8S_NODESTATUS_FILE_PREFIX)) != 0 &&
 	       (ends_with(name, ".json") || ends_with(name, ".yaml") || ends_with(name, ".yml"));
 }
 

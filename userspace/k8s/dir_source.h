@@ -5,7 +5,8 @@
  * with inotify.
  *
  * Every *.json, *.yaml and *.yml file of PATH (not recursive; names starting
- * with '.' and fs_write_atomic's temporary files ignored) is a manifest
+ * with '.', fs_write_atomic's temporary files and the agents' own
+ * K8S_NODESTATUS_FILE_PREFIX files ignored) is a manifest
  * (k8s/manifest.h); `sluicectl lab apply` writes one file per object. A file
  * that does not parse or validate is logged with its name and the reason,
  * and the objects it last loaded stay in force; other files load as usual.
@@ -27,6 +28,11 @@
 #include <stddef.h>
 
 #include "k8s/store.h"
+
+/* The SluiceNodeStatus each node's agent writes into the directory (agent/
+ * nodestatus.c): output, not input, and of a kind the source does not read.
+ * Skipped by name, so a write every few seconds costs no parse and no log. */
+#define K8S_NODESTATUS_FILE_PREFIX "sluicenodestatus-"
 
 struct k8s_dir_source;
 

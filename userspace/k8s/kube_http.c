@@ -51,7 +51,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *arg)
 		h->cb_err = -ECANCELED;
 		return 0;
 	}
-	if (h->status == 200) {
+	if (h->status >= 200 && h->status < 300) {
 		h->cb_err = h->cb ? h->cb(h->cb_arg, data, len) : 0;
 		return h->cb_err ? 0 : len;
 	}
@@ -231,6 +231,12 @@ static int curl_errno(CURLcode c)
 int kube_http_get(struct kube_http *h, const char *path_query, long timeout_s, kube_http_body_cb cb,
 		  void *arg, struct kube_http_result *res)
 {
+	return kube_http_request(h, "GET", path_query, NULL, timeout_s, cb, arg, res);
+}
+
+int kube_http_request(struct kube_http *h, const char *method, const char *path_query, const char *body,
+		      long timeout_s, kube_http_body_cb cb, void *arg, struct kube_http_result *res)
+{
 	struct curl_slist *headers = NULL, *hl;
 	char *url = NULL, *auth = NULL;
 	const char *token;
@@ -253,7 +259,11 @@ int kube_http_get(struct kube_http *h, const char *path_query, long timeout_s, k
 		goto out;
 	}
 	headers = curl_slist_append(NULL, "Accept: application/json");
-	hl = headers && auth ? curl_slist_append(headers, auth) : headers;
+	hl = headers;
+	if (hl && body)
+		hl = curl_slist_append(headers, "Content-Type: application/json");
+	if (hl && auth)
+		hl = curl_slist_append(headers, auth);
 	if (!hl) {
 		err = -ENOMEM;
 		goto out;
@@ -267,6 +277,14 @@ int kube_http_get(struct kube_http *h, const char *path_query, long timeout_s, k
 	curl_easy_setopt(h->easy, CURLOPT_URL, url);
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, timeout_s);
+	if (body) {
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	/* The handle is reused: every request says its method. */
+	curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") ? method : NULL);
+	if (!body)
+		curl_easy_setopt(h->easy, CURLOPT_HTTPGET, 1L);
 	if (curl_multi_add_handle(h->multi, h->easy) != CURLM_OK) {
 		err = -ENOMEM;
 		goto out;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * GET requests to the API server for one worker thread of the kube source:
+ * Requests to the API server for one worker thread (the kube source's, the
+ * node status writer's):
  * one libcurl easy handle (its connection kept between requests) driven by
  * its own multi handle, so that another thread can interrupt a request or a
  * back-off sleep at once with kube_http_wakeup() after setting the stop flag.
@@ -9,7 +10,7 @@
  * is re-read when its inode, size or mtime changed (kubelet rotates projected
  * tokens by swapping a symlink) and after a 401.
  *
- * A 200 answer's body goes to the body callback as it arrives; any other
+ * A 2xx answer's body goes to the body callback as it arrives; any other
  * status's body (a Status object, cut at 64 KiB) is kept in the result. One
  * kube_http is used by one thread at a time; kube_http_wakeup from any.
  */
@@ -47,6 +48,10 @@ void kube_http_wakeup(struct kube_http *h);
  * res->error saying what happened. The caller frees res->body. */
 int kube_http_get(struct kube_http *h, const char *path_query, long timeout_s, kube_http_body_cb cb,
 		  void *arg, struct kube_http_result *res);
+/* Any method (kube_http_get is "GET" without a body): body, when not NULL,
+ * is sent as application/json. A 2xx answer's body goes to cb. */
+int kube_http_request(struct kube_http *h, const char *method, const char *path_query, const char *body,
+		      long timeout_s, kube_http_body_cb cb, void *arg, struct kube_http_result *res);
 /* Forces a re-read of the token file before the next request. */
 void kube_http_token_stale(struct kube_http *h);
 /* Sleeps ms milliseconds, or less when woken; -ECANCELED when stopped. */
