@@ -193,7 +193,7 @@ calls_total() { ipam_get 'd["calls"]["total"]'; }
 # cloud calls it took per 100 pods (created and deleted) once the pool is
 # back at its targets.
 test_reconcile_modes_and_calls_per_100_pods() {
-	local name=${RUN_ID}plm mode c0 c1 rel i n=20 line="" got
+	local name=${RUN_ID}plm mode c0 c1 u0 rel i n=20 line="" got
 	LAB=$name
 	defer "$SLUICECTL" lab down --name "$name"
 	lab_start "$name" --nodes 1 --max-interfaces 6 --max-ips-per-interface 11 --warm-ip-target 3 >/dev/null
@@ -203,8 +203,12 @@ test_reconcile_modes_and_calls_per_100_pods() {
 		assert_eq "$(ipam_get 'd["mode"]')" "$mode" "mode"
 		WAIT_TIMEOUT=20 wait_for settled
 		c0=$(calls_total)
-		# Nothing changes: no call, however long we wait.
+		# Nothing changes: no call, however long we wait; a pass asked
+		# for finds the desired state's hash unchanged and skips.
 		sleep 2.5
+		u0=$(ipam_get 'd["passes"]["unchanged"]')
+		node_ctl node-1 ipam reconcile >/dev/null
+		(($(ipam_get 'd["passes"]["unchanged"]') > u0)) || fail "$mode: the reconcile was not skipped as unchanged"
 		assert_eq "$(calls_total)" "$c0" "$mode: calls while nothing changes"
 		for i in $(seq 1 $n); do
 			got=$(pod_add node-1 m/$mode$i) || fail "$mode: ADD of pod $i failed"
