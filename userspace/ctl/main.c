@@ -36,7 +36,7 @@ static int cmd_help(int argc, char **argv);
 static const struct ctl_cmd top_cmds[] = {
 	{ "status", cmd_status, "agent and datapath summary" },
 	{ "endpoint", cmd_endpoint, "endpoint list: pods attached on this node" },
-	{ "ipam", cmd_ipam, "ipam show: interfaces, IPs and who holds them" },
+	{ "ipam", cmd_ipam, "ipam show|set|reconcile: the warm pool, its targets and a pass on demand" },
 	{ "map", cmd_map, "map list | map dump endpoint|eni|metrics|meta: decoded pinned maps" },
 	{ "monitor", cmd_monitor, "stream drop events [--count N] [--timeout-ms N]" },
 	{ "policy", cmd_policy, "policy show NAMESPACE/POD: effective rules per direction and their policies" },
