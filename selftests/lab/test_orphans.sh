@@ -138,11 +138,14 @@ print(" ".join(i["id"] for inst in d["instances"] if inst["id"] == "node-1"
 	done
 }
 
+orphan_count() { pool_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["orphans"][sys.argv[1]])' "$1"; }
+
 agent_log() { cat "/run/sluice-lab/$LAB/nodes/node-1/sluiced.log"; }
 logged() { agent_log | grep -qF -- "$1"; }
 
 test_unknown_interface_with_netdev_is_adopted() {
-	local id=${RUN_ID}a mac=02:5e:99:00:01:01 ifindex
+	local id=${RUN_ID}a mac=02:5e:99:00:01:01 ifindex readopted
+	readopted=$(orphan_count readopted)
 	defer unplug "$id"
 	defer sim del-iface "$id"
 	# The netdev first: one that shows up later is detached if a pass
@@ -162,10 +165,13 @@ test_unknown_interface_with_netdev_is_adopted() {
 	assert_contains "$(lab node exec node-1 -- ip link show eni4)" "state UP"
 	assert_contains "$(lab node exec node-1 -- ip addr show eni4)" "198.18.31.10/32"
 	assert_settled
+	# and `ipam show` says so
+	(($(orphan_count readopted) > readopted)) || fail "orphans.readopted did not grow: $(orphan_count readopted)"
 }
 
 test_unknown_interface_without_netdev_is_detached_foreign_untouched() {
-	local id=${RUN_ID}d fid=${RUN_ID}f fmac=02:5e:99:00:02:02
+	local id=${RUN_ID}d fid=${RUN_ID}f fmac=02:5e:99:00:02:02 detached
+	detached=$(orphan_count detached)
 	defer unplug "$fid"
 	defer sim del-iface "$fid"
 	defer sim del-iface "$id"
@@ -190,6 +196,7 @@ test_unknown_interface_without_netdev_is_detached_foreign_untouched() {
 	assert_not_contains "$(lab node exec node-1 -- tc filter show dev eth5 ingress)" "bpf"
 	assert_not_contains "$(agent_log)" "$fid"
 	assert_settled
+	(($(orphan_count detached) > detached)) || fail "orphans.detached did not grow: $(orphan_count detached)"
 }
 sim_lacks_iface() { ! sim has-iface "$1"; }
 

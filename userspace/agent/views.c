@@ -176,6 +176,22 @@ static json_t *limits_json(const struct cloud_limits *l)
 			 l->max_ips_per_interface);
 }
 
+/* What the orphan passes did (orphans.c); lock held. */
+static json_t *orphans_json(const struct agent_orphan_stats *o)
+{
+	json_t *lost = json_array();
+
+	for (unsigned i = 0; i < o->n_lost; i++)
+		json_array_append_new(lost, json_pack("{s:s, s:s}", "id", o->lost_ifaces[i].id, "name",
+						      o->lost_ifaces[i].name));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}", "passes", (json_int_t)o->passes,
+			 "failed", (json_int_t)o->failed, "readopted", (json_int_t)o->readopted, "detached",
+			 (json_int_t)o->detached, "forgotten", (json_int_t)o->forgotten, "lost", (json_int_t)o->lost,
+			 "ipsAdded", (json_int_t)o->ips_added, "ipsDropped", (json_int_t)o->ips_dropped,
+			 "lastPassTime", (json_int_t)o->last_pass_time, "lastError", o->last_error,
+			 "lostInterfaces", lost);
+}
+
 json_t *agent_view_ipam(struct agent *a)
 {
 	json_t *ifaces = json_array(), *res;
@@ -249,6 +265,7 @@ json_t *agent_view_ipam(struct agent *a)
 	json_object_set_new(res, "passes",
 			    json_pack("{s:I, s:I, s:s}", "total", (json_int_t)a->pool.passes, "unchanged",
 				      (json_int_t)a->pool.passes_unchanged, "lastHash", hash));
+	json_object_set_new(res, "orphans", orphans_json(&a->orphans));
 	if (provider_http(a, &http))
 		json_object_set_new(res, "providerHTTP",
 				    json_pack("{s:I, s:I, s:I}", "requests", (json_int_t)http.requests, "retries",

@@ -173,6 +173,16 @@ static void print_ipam(json_t *res)
 		       num(json_object_get(res, "providerHTTP"), "throttled"));
 	printf("passes:  %lld, %lld skipped as unchanged\n", num(json_object_get(res, "passes"), "total"),
 	       num(json_object_get(res, "passes"), "unchanged"));
+	if (json_object_get(res, "orphans")) {
+		json_t *o = json_object_get(res, "orphans");
+
+		printf("orphans: %lld passes (%lld failed): %lld re-adopted, %lld detached, %lld forgotten, "
+		       "%lld lost; IPs %lld added, %lld dropped%s%s\n",
+		       num(o, "passes"), num(o, "failed"), num(o, "readopted"), num(o, "detached"),
+		       num(o, "forgotten"), num(o, "lost"), num(o, "ipsAdded"), num(o, "ipsDropped"),
+		       json_string_length(json_object_get(o, "lastError")) ? "; last error: " : "",
+		       json_string_length(json_object_get(o, "lastError")) ? str(o, "lastError") : "");
+	}
 	if (json_string_length(json_object_get(errs, "last"))) {
 		time_t when = (time_t)num(errs, "time");
 		char buf[64];
