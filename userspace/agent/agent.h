@@ -71,6 +71,7 @@ struct agent_config {
 	unsigned orphan_interval_s;    /* cloud vs node interface reconcile period */
 	unsigned add_wait_ms;     /* how long an ADD waits for the pool to refill */
 	unsigned eni_mtu;
+	bool xdp_prefilter;       /* sluice_xdp_eni on every adopted ENI */
 	bool replace_maps;
 	bool drop_events;
 	uint8_t ct_on_policy_change; /* SL_CT_ON_POLICY_CHANGE_KEEP / _DROP */

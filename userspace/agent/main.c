@@ -59,6 +59,8 @@ static const char usage_text[] =
 	"  --orphan-interval-s N   compare the cloud's and the node's interfaces every N s [300]\n"
 	"  --add-wait-ms N         how long an ADD waits for the pool to refill [10000]\n"
 	"  --eni-mtu N             MTU of cloud interfaces and pods [1500]\n"
+	"  --xdp-prefilter         drop new connections that ingress policy denies at XDP on\n"
+	"                          each cloud interface, before an skb exists [off]\n"
 	"  --replace-maps          recreate pinned maps of another layout version (drops state!)\n"
 	"  --no-drop-events        do not emit drop events to the ring buffer\n"
 	"  --ct-on-policy-change keep|drop\n"
@@ -112,7 +114,7 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 	       O_INSTANCE, O_SUBNET, O_MAXIF, O_MAXIP, O_IBM_REGION, O_IBM_VPC, O_IBM_IAM, O_IBM_MD,
 	       O_IBM_KEYFILE, O_IBM_PROFILE, O_OS_CLOUD, O_OS_YAML, O_OS_NET, O_OS_COMPUTE, O_OS_SG,
 	       O_CA, O_RATE, O_BURST, O_MINIP, O_WARMENI, O_RELDELAY, O_HOLD, O_RECMODE, O_RECINT,
-	       O_ORPHAN };
+	       O_ORPHAN, O_XDP };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "pin-dir", required_argument, NULL, O_PIN },
@@ -153,6 +155,7 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		{ "add-wait-ms", required_argument, NULL, O_WAIT },
 		{ "eni-mtu", required_argument, NULL, O_MTU },
 		{ "replace-maps", no_argument, NULL, O_REPLACE },
+		{ "xdp-prefilter", no_argument, NULL, O_XDP },
 		{ "no-drop-events", no_argument, NULL, O_NOEV },
 		{ "ct-on-policy-change", required_argument, NULL, O_CTPOL },
 		{ "log-level", required_argument, NULL, O_LEVEL },
@@ -241,6 +244,7 @@ int agent_parse_args(int argc, char **argv, struct agent_config *cfg)
 		case O_WAIT: err = parse_uint(optarg, 10, 600000, &cfg->add_wait_ms); break;
 		case O_MTU: err = parse_uint(optarg, 10, 65535, &cfg->eni_mtu); break;
 		case O_REPLACE: cfg->replace_maps = true; break;
+		case O_XDP: cfg->xdp_prefilter = true; break;
 		case O_NOEV: cfg->drop_events = false; break;
 		case O_CTPOL:
 			if (!strcmp(optarg, "keep"))

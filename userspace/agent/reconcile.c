@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "agent/agent.h"
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
@@ -51,6 +53,33 @@ static bool has_foreign_addr(struct nl_sock *nl, int ifindex, const struct sl_ip
  * here. A step that fails undoes the ones before it, unless the link was
  * already ours when we came (a restart re-adopting a live ENI: its pods'
  * traffic must not stop because, say, a map update failed). */
+/*
+ * The XDP prefilter is an optimisation in front of sluice_from_eni, which
+ * enforces the same policy anyway: failing to attach it (another XDP
+ * program there, a driver without XDP) is a warning, never a failed
+ * adoption. Turned off, a prefilter an earlier run attached is removed.
+ */
+static void set_xdp_prefilter(struct agent *a, const struct nl_link *l)
+{
+	__u32 id;
+	int err;
+
+	if (a->cfg.xdp_prefilter) {
+		err = loader_attach_xdp_eni(a->loader, l->ifindex);
+		if (err)
+			pr_warn("XDP prefilter on %s: %s (policy is still enforced at tc)", l->name,
+				strerror(-err));
+		return;
+	}
+	if (loader_query_at(l->ifindex, LOADER_HOOK_XDP, &id))
+		return; /* none, or not ours */
+	err = bpf_xdp_detach(l->ifindex, 0, NULL);
+	if (err)
+		pr_warn("remove the XDP prefilter from %s: %s", l->name, strerror(-err));
+	else
+		pr_info("removed the XDP prefilter from %s (--xdp-prefilter is off)", l->name);
+}
+
 int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 {
 	struct sl_endpoint_info host = { .flags = SL_EP_F_HOST };
@@ -118,6 +147,7 @@ int agent_adopt_eni(struct agent *a, struct ipam_iface *iface)
 		pr_err("adopt %s: attach the ENI program to %s: %s", iface->id, l.name, strerror(-err));
 		goto out;
 	}
+	set_xdp_prefilter(a, &l);
 	memcpy(info.gw_addr, iface->gateway.addr, 16);
 	info.family = iface->gateway.family;
 	memcpy(info.mac, iface->mac, 6);
