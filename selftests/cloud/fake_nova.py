@@ -31,6 +31,11 @@ Control API for the tests (no auth), under /_fake/:
   POST   /_fake/config   {"detach_delay":S}
   GET    /_fake/stats                                             requests, faults, attachments
   GET    /_fake/metadata/{id}/openstack/latest/meta_data.json     the metadata service
+With --state FILE, the servers and the plugged ports are saved there on every
+change and read back at start: a fake Nova killed with SIGKILL (a detach in
+flight is then lost, as when nova-compute dies) and started again knows the
+servers and veths it had, as a real Nova keeps them in its database.
+
 Fault kinds: 429 (Retry-After), 500, 503, drop (connection closed, nothing
 done), timeout (sleeps `delay` s, nothing done), late (does the work, then
 sleeps `delay` s before answering), garbage (does the work, answers 200 with a
@@ -40,6 +45,7 @@ never completes).
 
 import argparse
 import json
+import os
 import random
 import re
 import signal
@@ -169,6 +175,30 @@ class Nova:
         self.detach_delay = 0.5
         self.stats = {"requests": {}, "faults": {}, "attaches": 0, "detaches": 0}
         self.stopping = False
+        self.state_file = None
+
+    # --- state across restarts ------------------------------------------------
+    def save(self):
+        if not self.state_file:
+            return
+        with self.lock:
+            st = {"servers": self.servers,
+                  "plugs": {k: dict(v, routes=sorted(v["routes"])) for k, v in self.plugs.items()}}
+            tmp = self.state_file + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(st, f)
+            os.replace(tmp, self.state_file)
+
+    def load(self, path):
+        self.state_file = path
+        try:
+            with open(path) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            return
+        self.servers = st.get("servers", {})
+        self.plugs = {k: dict(v, routes=set(v.get("routes", []))) for k, v in st.get("plugs", {}).items()}
+        log("state: %d servers, %d plugged ports from %s" % (len(self.servers), len(self.plugs), path))
 
     # --- faults -------------------------------------------------------------
     def pick_fault(self, op):
@@ -236,6 +266,7 @@ class Nova:
             sh("ip", "-n", rns, "link", "del", p["rlink"], check=False)
         else:
             sh("ip", "link", "del", p["rlink"], check=False)
+        self.save()
 
     def sync_routes(self):
         """The SDN delivers every fixed IP of a plugged port to its veth."""
@@ -272,7 +303,9 @@ class Nova:
                         fam = "-6" if ":" in ip else "-4"
                         sh("ip", fam, "-n", rns, "route", "del", ip, "dev", cur["rlink"], check=False)
                         sh("ip", fam, "-n", rns, "neigh", "del", ip, "dev", cur["rlink"], check=False)
-                    cur["routes"] = want
+                    if cur["routes"] != want:
+                        cur["routes"] = want
+                        self.save()
 
     # --- the API ------------------------------------------------------------
     @staticmethod
@@ -300,6 +333,7 @@ class Nova:
                 return 500, "Failed to attach network adapter device to %s" % server
             if plug:
                 self.plugs[port_id] = plug
+                self.save()
             self.stats["attaches"] += 1
             return 200, {"interfaceAttachment": self.attachment(body["port"])}
 
@@ -458,12 +492,14 @@ class Handler(BaseHTTPRequestHandler):
             with nova.lock:
                 nova.servers[b["id"]] = {"host": b.get("host", b["id"]), "netns": b.get("netns"),
                                          "router_netns": b.get("router_netns")}
+                nova.save()
             return self.reply(201, nova.servers[b["id"]])
         if parts[1:2] == ["servers"] and method == "DELETE" and len(parts) == 3:
             with nova.lock:
                 for port_id in [k for k, v in nova.plugs.items() if v["server"] == parts[2]]:
                     nova.unplug(port_id)
                 nova.servers.pop(parts[2], None)
+                nova.save()
             return self.reply(204)
         if parts[1:] == ["faults"] and method == "POST":
             b = self.read_json()
@@ -498,9 +534,12 @@ def main():
     ap.add_argument("--user", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--project", required=True)
+    ap.add_argument("--state", help="keep servers and plugged ports in this file across restarts")
     a = ap.parse_args()
     ks = Keystone(a.keystone, a.user, a.password, a.project)
     nova = Nova(ks, Neutron(a.neutron, ks))
+    if a.state:
+        nova.load(a.state)
     Handler.nova = nova
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True

@@ -12,6 +12,9 @@
 #                            /tmp or /var/tmp); writes DIR/env (sourceable: OS_* of the
 #                            "cni" user, ports, app credential, admin credentials)
 #   neutron.sh stop DIR      stop what start started (by PID) and remove DIR
+#   neutron.sh nova-kill DIR     SIGKILL the fake Nova (a crash: detaches in flight are lost)
+#   neutron.sh nova-start DIR    start it again, on its port, with the servers and plugged
+#                                ports it had (DIR/nova-state.json)
 #
 # What start builds (all through the real Keystone API):
 #   projects service, demo; users admin/adminpw (admin), neutron and nova (admin in
@@ -287,7 +290,8 @@ start_neutron() {
 
 start_nova() {
 	setsid "$PY" "$HERE/fake_nova.py" --port "$NOVA_PORT" --keystone "$KS" --neutron "http://127.0.0.1:$NT_PORT" \
-		--user nova --password novapw --project service >"$DIR/log/fake-nova.log" 2>&1 </dev/null &
+		--user nova --password novapw --project service --state "$DIR/nova-state.json" \
+		>>"$DIR/log/fake-nova.log" 2>&1 </dev/null &
 	echo $! >"$DIR/nova.pid"
 }
 
@@ -372,11 +376,32 @@ do_stop() {
 	rm -rf "$DIR"
 }
 
+do_nova_kill() {
+	check_dir
+	local p
+	p=$(cat "$DIR/nova.pid")
+	kill -KILL "$p" 2>/dev/null || true
+	while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+	rm -f "$DIR/nova.pid"
+}
+
+do_nova_start() {
+	check_dir
+	[[ ! -f $DIR/nova.pid ]] || { log "the fake Nova runs already"; return 1; }
+	NOVA_PORT=$(sed -n 's/^NOVA_PORT=//p' "$DIR/env")
+	NT_PORT=$(sed -n 's/^NT_PORT=//p' "$DIR/env")
+	KS=$(sed -n 's/^OS_AUTH_URL=//p' "$DIR/env")
+	start_nova
+	wait_http "http://127.0.0.1:$NOVA_PORT/_fake/stats" 30 "$(cat "$DIR/nova.pid")"
+}
+
 cmd=${1:-}
 DIR=${2:-}
 case "$cmd" in
 install) do_install ;;
 start) [[ -n $DIR ]] || { echo "usage: $0 start DIR" >&2; exit 2; }; do_start ;;
 stop) [[ -n $DIR ]] || { echo "usage: $0 stop DIR" >&2; exit 2; }; do_stop ;;
-*) echo "usage: $0 install | start DIR | stop DIR" >&2; exit 2 ;;
+nova-kill) [[ -n $DIR ]] || { echo "usage: $0 nova-kill DIR" >&2; exit 2; }; do_nova_kill ;;
+nova-start) [[ -n $DIR ]] || { echo "usage: $0 nova-start DIR" >&2; exit 2; }; do_nova_start ;;
+*) echo "usage: $0 install | start DIR | stop DIR | nova-kill DIR | nova-start DIR" >&2; exit 2 ;;
 esac
