@@ -19,6 +19,13 @@ SLUICED=${SLUICED:-$SLUICE_BUILD/sluiced}
 SLUICE_CNI=${SLUICE_CNI:-$SLUICE_BUILD/sluice}
 TOOLS=$SLUICE_BUILD/selftests/tools
 
+# Debian's own python3 (the one CI has): a version manager's shim earlier in
+# PATH (pyenv) costs about a second per call, and the suites call it
+# hundreds of times.
+if [[ -x /usr/bin/python3 ]]; then
+	python3() { /usr/bin/python3 "$@"; }
+fi
+
 # A prefix unique to this run: short, because interface and namespace names
 # are built from it (IFNAMSIZ is 16). Every object a test creates carries it.
 RUN_ID=${RUN_ID:-t$(printf '%x' $(( ($$ ^ RANDOM) & 0xfff )))}
