@@ -926,6 +926,7 @@ static struct cloud_provider *fault_provider(unsigned timeout_ms, unsigned retri
 	cfg.http.timeout_ms = timeout_ms;
 	cfg.http.max_retries = retries;
 	cfg.detach_timeout_ms = 4000;
+	cfg.detach_resend_ms = 1000;
 	return make(&cfg);
 }
 
@@ -999,12 +1000,21 @@ static void test_nova_faults_detach(void **state)
 
 	(void)state;
 	assert_int_equal(p->ops->attach_interface(p, &c), 0);
-	/* Nova accepts and never finishes: bounded wait, the port stays ours and listed */
+	/* Nova accepts the detach and loses it: asked again, it goes through
+	 * well within the timeout */
 	fault("{\"op\":\"detach\",\"kind\":\"stuck\",\"count\":1}");
+	assert_int_equal(p->ops->detach_interface(p, c.id), 0);
+	assert_null(neutron_port(c.id));
+	free(c.ips);
+	assert_int_equal(p->ops->attach_interface(p, &c), 0);
+	/* Nova accepts and never finishes however often asked: bounded wait,
+	 * the port stays ours and listed */
+	fault("{\"op\":\"detach\",\"kind\":\"stuck\",\"count\":100}");
 	assert_int_equal(p->ops->detach_interface(p, c.id), -ETIMEDOUT);
 	assert_int_equal(p->ops->list_interfaces(p, &l, &n), 0);
 	assert_non_null(find_iface(l, n, c.id));
 	cloud_iface_free_array(l, n);
+	fake("DELETE", "faults", NULL);
 	/* Nova still has it: the next detach goes through */
 	fault("{\"op\":\"detach\",\"kind\":\"drop\",\"count\":1}");
 	fault("{\"op\":\"detach\",\"kind\":\"429\",\"count\":1,\"retry_after\":1}");

@@ -42,7 +42,7 @@ struct os_provider {
 	char pod_network[CLOUD_ID_LEN];
 	json_t *security_groups;            /* array of ids, or NULL */
 	struct cloud_limits limits;
-	unsigned active_timeout_ms, detach_timeout_ms, poll_ms, max_conflicts, page_size;
+	unsigned active_timeout_ms, detach_timeout_ms, detach_resend_ms, poll_ms, max_conflicts, page_size;
 	void (*hook)(void *arg, const char *port_id);
 	void *hook_arg;
 	struct os_subnet *subnets;
@@ -451,9 +451,19 @@ static void update_backoff(struct os_provider *pv, unsigned attempt, const struc
 }
 
 /* Waits until the port is unbound from the instance (or gone). */
-static int wait_unbound(struct os_provider *pv, const char *id)
+static int nova_detach(struct os_provider *pv, const char *port_id, struct cloud_provider *p);
+
+/*
+ * Until Nova has unbound the port (device_id empty) or it is gone. Nova may
+ * accept a detach (202) and then lose it (a compute service restarting):
+ * the DELETE is idempotent, so it is sent again every detach_resend_ms
+ * while the port stays bound, rather than waiting out the whole timeout
+ * with every other cloud call of the node queued behind this one.
+ */
+static int wait_unbound(struct os_provider *pv, struct cloud_provider *p, const char *id)
 {
 	uint64_t deadline = now_ms() + pv->detach_timeout_ms;
+	uint64_t resend = now_ms() + pv->detach_resend_ms;
 	int err;
 
 	for (;;) {
@@ -470,6 +480,12 @@ static int wait_unbound(struct os_provider *pv, const char *id)
 		if (now_ms() >= deadline) {
 			pr_warn("openstack: port %s still attached after %u ms", id, pv->detach_timeout_ms);
 			return -ETIMEDOUT;
+		}
+		if (now_ms() >= resend) {
+			pr_info("openstack: port %s still bound %u ms after its detach: asking Nova again", id,
+				pv->detach_resend_ms);
+			nova_detach(pv, id, p); /* a failure is logged; the next poll decides */
+			resend = now_ms() + pv->detach_resend_ms;
 		}
 		sleep_ms(pv->poll_ms);
 	}
@@ -509,7 +525,7 @@ static void rollback_attach(struct os_provider *pv, struct cloud_provider *p, co
 	if (err || *jstr(port, "device_id")) {
 		err = nova_detach(pv, id, p);
 		if (!err)
-			err = wait_unbound(pv, id);
+			err = wait_unbound(pv, p, id);
 	}
 	json_decref(port);
 	if (!err)
@@ -774,7 +790,7 @@ static int os_detach(struct cloud_provider *p, const char *iface_id)
 	if (*dev) {
 		err = nova_detach(pv, iface_id, p);
 		if (!err)
-			err = wait_unbound(pv, iface_id);
+			err = wait_unbound(pv, p, iface_id);
 	}
 	if (!err)
 		err = port_delete(pv, iface_id);
@@ -1064,6 +1080,7 @@ int openstack_provider_create(const struct openstack_config *cfg, struct cloud_p
 	pv->limits.max_ips_per_interface = cfg->limits.max_ips_per_interface ?: OPENSTACK_DEFAULT_MAX_IPS;
 	pv->active_timeout_ms = cfg->active_timeout_ms ?: 60000;
 	pv->detach_timeout_ms = cfg->detach_timeout_ms ?: 180000;
+	pv->detach_resend_ms = cfg->detach_resend_ms ?: 10000;
 	pv->poll_ms = cfg->poll_interval_ms ?: 500;
 	pv->max_conflicts = cfg->max_conflict_retries ?: 8;
 	pv->page_size = cfg->page_size ?: 200;

@@ -95,6 +95,7 @@ struct openstack_config {
 	/* Timing. */
 	unsigned active_timeout_ms;   /* attach: wait for the port to be ACTIVE; 0: 60000 */
 	unsigned detach_timeout_ms;   /* detach: wait for Nova to unbind the port; 0: 180000 */
+	unsigned detach_resend_ms;    /* ... sending the DELETE again this often; 0: 10000 */
 	unsigned poll_interval_ms;    /* 0: 500 */
 	unsigned max_conflict_retries; /* 412s and lost answers of one update; 0: 8 */
 	unsigned page_size;           /* Neutron list pages; 0: 200 */
