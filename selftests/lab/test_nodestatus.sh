@@ -26,6 +26,11 @@ owner_of() { # NODE IP -> the owner the status gives the IP
 	status_get "$1" "''.join(ip.get('owner', '') for i in d['status']['interfaces'] for ip in i['ips'] if ip['ip'] == '$2')"
 }
 
+# The status file's pool numbers are the agent's own (sluicectl ipam show).
+pool_free_agrees() { # NODE
+	[[ $(status_get "$1" 'd["status"]["pool"]["free"]') == "$(json_get "$(node_ctl "$1" ipam show -j)" 'd["free"]')" ]]
+}
+
 test_dir_lab_status_files() {
 	local name=${RUN_ID}ns ip cond
 	LAB=$name
@@ -40,21 +45,19 @@ test_dir_lab_status_files() {
 	assert_eq "$(status_get node-1 'd["status"]["provider"]')" sim "provider"
 	cond='[c["status"] for c in d["status"]["conditions"] if c["type"] == "%s"][0]'
 	# shellcheck disable=SC2059
-	assert_eq "$(status_get node-1 "$(printf "$cond" Ready)")" True "Ready"
+	WAIT_TIMEOUT=20 wait_for_eq True status_get node-1 "$(printf "$cond" Ready)"
 	# shellcheck disable=SC2059
 	assert_eq "$(status_get node-1 "$(printf "$cond" CloudReachable)")" True "CloudReachable"
-	# The pool numbers are the agent's own (sluicectl ipam show).
-	WAIT_TIMEOUT=20 wait_for test "$(status_get node-1 'd["status"]["pool"]["free"]')" == \
-		"$(json_get "$(node_ctl node-1 ipam show -j)" 'd["free"]')"
+	WAIT_TIMEOUT=20 wait_for pool_free_agrees node-1
 	# The node's primary interface is never one of Sluice's.
 	assert_eq "$(status_get node-1 'sorted(set(i["state"] for i in d["status"]["interfaces"]))')" "['adopted']"
 	assert_eq "$(status_get node-1 '[i for i in d["status"]["interfaces"] if i["name"] == "eth0"]')" "[]"
 
 	ip=$(pod_add node-1 web/p1)
-	WAIT_TIMEOUT=10 wait_for test "$(owner_of node-1 "$ip")" == web/p1
+	WAIT_TIMEOUT=10 wait_for_eq web/p1 owner_of node-1 "$ip"
 	assert_eq "$(owner_of node-2 "$ip")" "" "node-2 knows nothing of node-1's pod"
 	lab pod del web/p1
-	WAIT_TIMEOUT=10 wait_for test "$(owner_of node-1 "$ip")" == ""
+	WAIT_TIMEOUT=10 wait_for_eq "" owner_of node-1 "$ip"
 
 	# The manifest directory holds the files, yet no agent reads or rejects them.
 	assert_not_contains "$(cat /run/sluice-lab/"$name"/nodes/*/sluiced.log)" "rejected;"
@@ -139,7 +142,7 @@ test_kube_source_status_object() {
 		{"op": "apply", "resource": "pods", "object": {"metadata": {"name": "p1", "namespace": "web"},
 		 "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]}}}]}' >/dev/null
 	ip=$(pod_add node-1 web/p1)
-	WAIT_TIMEOUT=10 wait_for test "$(cr_get "''.join(ip.get('owner', '') for i in d['status']['interfaces'] for ip in i['ips'] if ip['ip'] == '$ip')")" == web/p1
+	WAIT_TIMEOUT=10 wait_for_eq web/p1 cr_get "''.join(ip.get('owner', '') for i in d['status']['interfaces'] for ip in i['ips'] if ip['ip'] == '$ip')"
 	# Replaced in place (PUT with its resourceVersion), not re-created.
 	assert_eq "$(api_ctl GET /stats | python3 -c '
 import json, sys

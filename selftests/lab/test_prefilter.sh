@@ -77,7 +77,7 @@ spec:
 EOF
 	defer lab delete -f - <<<'{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "srv-in", "namespace": "web"}}'
 	# Enforced once 9090 stops refusing (the policy reached the maps).
-	WAIT_TIMEOUT=10 wait_for test "$(connect_from_host "$ip" 9090)" == timeout
+	WAIT_TIMEOUT=10 wait_for_eq timeout connect_from_host "$ip" 9090
 
 	before=$(metric node-1 POLICY_DENIED xdp-eni)
 	assert_eq "$(connect_from_host "$ip" 9090)" timeout "port 9090, denied by policy"

@@ -84,6 +84,19 @@ wait_for() {
 	done
 }
 
+# wait_for_eq EXPECTED CMD...: until CMD prints EXPECTED. (Not `wait_for
+# test "$(cmd)" == x`: that runs cmd once, before waiting.)
+wait_for_eq() {
+	local want=$1
+	shift
+	wait_for _prints "$want" "$@"
+}
+_prints() {
+	local want=$1
+	shift
+	[[ $("$@" 2>/dev/null) == "$want" ]]
+}
+
 # jq-free JSON field access through python3 (always on Debian).
 json_get() { # json-string python-expression-on-d
 	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); v=eval(sys.argv[2]); print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1" "$2"
