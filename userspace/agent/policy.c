@@ -21,18 +21,11 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "netlink/nl.h"
 
 #define POLICY_CT_GC_MS 10000
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* --- applying a diff --------------------------------------------------------- */
 
@@ -274,7 +267,7 @@ int agent_policy_sync(struct agent *a)
 	struct sl_ip *hosts = NULL;
 	struct sl_policy_config cfg = { 0 };
 	char *warnings = NULL;
-	uint64_t t0 = now_ns(), t1;
+	uint64_t t0 = sl_now_ns(), t1;
 	size_t n_hosts = 0, ops = 0;
 	int err;
 
@@ -308,7 +301,7 @@ int agent_policy_sync(struct agent *a)
 		goto out;
 	if (warnings && *warnings)
 		pr_warn("policy: %s", warnings);
-	t1 = now_ns();
+	t1 = sl_now_ns();
 	err = policy_state_diff(&a->policy, &next, &queue_ops, &p);
 	if (!err)
 		err = apply_pending(a, &p, &ops);
@@ -331,10 +324,10 @@ int agent_policy_sync(struct agent *a)
 	}
 	a->policy_syncs++;
 	a->policy_last_compile_ns = t1 - t0;
-	a->policy_last_apply_ns = now_ns() - t1;
+	a->policy_last_apply_ns = sl_now_ns() - t1;
 	a->policy_last_ops = ops;
 	if (a->policy_changed_ns) {
-		a->policy_last_latency_ns = now_ns() - a->policy_changed_ns;
+		a->policy_last_latency_ns = sl_now_ns() - a->policy_changed_ns;
 		a->policy_changed_ns = 0;
 	}
 	pr_debug("policy: rev %u: %zu ipcache, %zu trie entries, %zu map operations, compile %.2f ms, apply %.2f ms",
@@ -352,7 +345,7 @@ out:
 void agent_policy_mark_dirty(struct agent *a)
 {
 	if (!a->policy_dirty)
-		a->policy_changed_ns = now_ns();
+		a->policy_changed_ns = sl_now_ns();
 	a->policy_dirty = true;
 	pthread_cond_broadcast(&a->policy_cond);
 }
@@ -368,7 +361,7 @@ static void on_object_change(void *arg, const struct k8s_obj *old, const struct 
 static void *policy_main(void *arg)
 {
 	struct agent *a = arg;
-	uint64_t last_gc = now_ns();
+	uint64_t last_gc = sl_now_ns();
 
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
@@ -383,7 +376,7 @@ static void *policy_main(void *arg)
 			else
 				failed = true; /* retried after the wait below */
 		}
-		if (a->ready && now_ns() - last_gc >= (uint64_t)POLICY_CT_GC_MS * 1000000ull) {
+		if (a->ready && sl_now_ns() - last_gc >= (uint64_t)POLICY_CT_GC_MS * 1000000ull) {
 			struct ct_gc_result res;
 			int gerr;
 
@@ -394,7 +387,7 @@ static void *policy_main(void *arg)
 			pthread_mutex_lock(&a->lock);
 			if (!gerr)
 				a->ct_last_gc = res;
-			last_gc = now_ns();
+			last_gc = sl_now_ns();
 		}
 		/* Nothing to do, or not yet allowed to (the start-up reconcile
 		 * syncs first): sleep, which also lets others take the lock. */

@@ -21,6 +21,7 @@
 #include "agent/agent.h"
 #include "cloud/ibm.h"
 #include "cloud/openstack.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define POOL_IDLE_MS 10000      /* a turn of the loop even without kicks */
@@ -34,14 +35,6 @@
  * the subnet may get room from elsewhere, but not every second. */
 #define POOL_NOSPACE_RETRY_MS 30000
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void deadline_at(struct timespec *ts, uint64_t ms)
 {
 	ts->tv_sec = (time_t)(ms / 1000);
@@ -50,7 +43,7 @@ static void deadline_at(struct timespec *ts, uint64_t ms)
 
 static void deadline_in(struct timespec *ts, unsigned ms)
 {
-	deadline_at(ts, now_ms() + ms);
+	deadline_at(ts, sl_now_ms() + ms);
 }
 
 const char *agent_cloud_call_name(enum agent_cloud_call kind)
@@ -311,8 +304,7 @@ static int held_entry(const struct sl_ct_key *k, const struct sl_ct_value *v, vo
 static void refresh_holds(struct agent *a)
 {
 	struct held_scan s = { 0 };
-	uint64_t start = now_ms(), hold_ms = (uint64_t)a->cfg.reuse_max_hold_s * 1000;
-	struct timespec ts;
+	uint64_t start = sl_now_ms(), hold_ms = (uint64_t)a->cfg.reuse_max_hold_s * 1000;
 	size_t n = 0;
 
 	for (size_t i = 0; i < a->ipam.n_ifaces; i++)
@@ -329,8 +321,7 @@ static void refresh_holds(struct agent *a)
 			if (a->ipam.ifaces[i].slots[j].hold != IPAM_HOLD_NONE)
 				s.ips[s.n++] = a->ipam.ifaces[i].slots[j].ip;
 	qsort(s.ips, s.n, sizeof(*s.ips), ip_cmp);
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	s.now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	s.now_ns = sl_now_ns(); /* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
 	pthread_mutex_unlock(&a->lock);
 	if (maps_ct_foreach(&a->maps, held_entry, &s))
 		pr_warn("pool: read conntrack for held IPs failed; they stay held");
@@ -474,7 +465,7 @@ static void backoff(struct pool_loop *l, uint64_t now)
 /* One step of a pass; lock held, released around the cloud call. */
 static void pass_step(struct agent *a, struct pool_loop *l, struct sl_ip *ips)
 {
-	uint64_t now = now_ms(), hash;
+	uint64_t now = sl_now_ms(), hash;
 	struct step_io io = { .ips = ips };
 	bool short_now;
 	int err;
@@ -616,7 +607,7 @@ static void *pool_main(void *arg)
 			pthread_cond_timedwait(&a->pool_cond, &a->lock, &ts);
 			continue;
 		}
-		now = now_ms();
+		now = sl_now_ms();
 		if (!l.started)
 			on_ready(a, &l, now);
 		apply_config(a);
@@ -643,7 +634,7 @@ static void *pool_main(void *arg)
 			if (a->stopping)
 				break;
 		}
-		now = now_ms();
+		now = sl_now_ms();
 		ipam_tick(&a->ipam, a->pool_waiters, now);
 		if (pass_due(a, &l, now))
 			pass_step(a, &l, ips);
@@ -653,7 +644,7 @@ static void *pool_main(void *arg)
 			break;
 		/* More steps of a pass under way: go on at once (or after the
 		 * backoff); otherwise sleep until a kick or the next deadline. */
-		now = now_ms();
+		now = sl_now_ms();
 		if (l.active && l.retry_at <= now)
 			continue;
 		deadline_at(&ts, next_wake(a, &l, now));
@@ -674,7 +665,7 @@ int agent_pool_start(struct agent *a)
 	pthread_cond_init(&a->pool_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	/* Freed IPs wait for the conntrack check (ipam_release stamps them). */
-	a->ipam.clock_ms = now_ms;
+	a->ipam.clock_ms = sl_now_ms;
 	apply_config(a);
 	err = pthread_create(&a->pool_thread, NULL, pool_main, a);
 	return -err;

@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 #include "cloud/ibm.h"
 #include "cloud/openstack.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "drop_reasons.h"
 #include "maps/reasons.h"
@@ -202,7 +203,6 @@ json_t *agent_view_ipam(struct agent *a)
 	unsigned desired, avail;
 	uint64_t excess_ms = 0;
 	char hash[24];
-	struct timespec ts;
 
 	pthread_mutex_lock(&a->lock);
 	for (size_t i = 0; i < a->ipam.n_ifaces; i++) {
@@ -235,9 +235,8 @@ json_t *agent_view_ipam(struct agent *a)
 	eff = ipam_limits(&a->ipam);
 	desired = ipam_desired_free(&a->ipam, a->pool_waiters);
 	avail = c.free - c.held;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (a->ipam.excess_since_ms)
-		excess_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - a->ipam.excess_since_ms;
+		excess_ms = sl_now_ms() - a->ipam.excess_since_ms;
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long)a->pool.last_hash);
 	res = json_pack("{s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:o, s:o, s:i, s:i, s:i, s:i, s:i, s:i,"
 			" s:i, s:i, s:{s:i, s:i}, s:I, s:b, s:b, s:s, s:s, s:{s:s, s:I, s:i, s:I}, s:o}",

@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
@@ -67,22 +68,6 @@ static CURLcode curl_init_rc;
 static void curl_init(void)
 {
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
 }
 
 static void stat_add(uint64_t *counter)
@@ -182,7 +167,7 @@ int cloud_http_new(const struct cloud_http_opts *opts, struct cloud_http **out)
 		return -ENOMEM;
 	}
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-		seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)h;
+		seed = (unsigned)sl_now_ms() ^ (unsigned)(uintptr_t)h;
 	h->seed = seed;
 	*out = h;
 	return 0;
@@ -455,7 +440,7 @@ int cloud_http_do(struct cloud_http *h, const struct cloud_http_req *req, struct
 			pr_debug("cloud http: %s %s: HTTP %ld, retry %u/%u in %ld ms", method, url, status,
 				 attempt + 1, h->opts.max_retries, wait);
 		stat_add(&h->stats.retries);
-		sleep_ms((unsigned)wait);
+		sl_sleep_ms((unsigned)wait);
 	}
 	curl_slist_free_all(headers);
 	if (!err && !body.data && !buf_append(&body, "", 0))

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cloud/ibm_int.h"
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
@@ -34,34 +35,18 @@ static struct ibm *priv(struct cloud_provider *p)
 	return p->priv;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Polling with backoff: sleeps the current interval (doubled each time, up
  * to poll_max_ms, never past the deadline); false once the deadline passed. */
 static bool poll_wait(struct ibm *ibm, uint64_t deadline, unsigned *interval)
 {
-	uint64_t now = now_ms();
+	uint64_t now = sl_now_ms();
 	unsigned wait = *interval;
 
 	if (now >= deadline)
 		return false;
 	if (now + wait > deadline)
 		wait = (unsigned)(deadline - now);
-	sleep_ms(wait);
+	sl_sleep_ms(wait);
 	*interval = *interval * 2 > ibm->poll_max_ms ? ibm->poll_max_ms : *interval * 2;
 	return true;
 }
@@ -716,7 +701,7 @@ static int create_attachment(struct ibm *ibm, const char *name, json_t **out)
 /* Polls the attachment until stable, then its VNI until it has a MAC. */
 static int wait_stable(struct ibm *ibm, const char *id, unsigned device_index, struct cloud_iface *out)
 {
-	uint64_t deadline = now_ms() + ibm->attach_timeout_ms;
+	uint64_t deadline = sl_now_ms() + ibm->attach_timeout_ms;
 	unsigned interval = ibm->poll_min_ms;
 	json_t *a = NULL;
 	int err;
@@ -842,7 +827,7 @@ static int ibm_detach(struct cloud_provider *p, const char *iface_id)
 	}
 	/* Even when the DELETE's answer is lost, the polls below say whether it happened. */
 	derr = delete_attachment(ibm, iface_id);
-	deadline = now_ms() + ibm->detach_timeout_ms;
+	deadline = sl_now_ms() + ibm->detach_timeout_ms;
 	interval = ibm->poll_min_ms;
 	for (;;) {
 		json_decref(a);
@@ -933,7 +918,7 @@ static int create_rip(struct ibm *ibm, const struct ibm_iface *f, struct sl_ip *
 	if (err)
 		goto out;
 	snprintf(rid, sizeof(rid), "%s", jstr(r, "id"));
-	deadline = now_ms() + ibm->attach_timeout_ms;
+	deadline = sl_now_ms() + ibm->attach_timeout_ms;
 	interval = ibm->poll_min_ms;
 	while ((err = rip_address(r, ip)) == -EAGAIN) {
 		json_t *n = NULL;
@@ -1217,7 +1202,7 @@ int ibm_provider_create(const struct ibm_config *cfg, struct cloud_provider **ou
 	if (ibm->poll_max_ms < ibm->poll_min_ms)
 		ibm->poll_max_ms = ibm->poll_min_ms;
 	if (getrandom(&ibm->seed, sizeof(ibm->seed), GRND_NONBLOCK) != sizeof(ibm->seed))
-		ibm->seed = (unsigned)now_ms() ^ (unsigned)getpid();
+		ibm->seed = (unsigned)sl_now_ms() ^ (unsigned)getpid();
 	err = cloud_http_new(&cfg->http, &ibm->http);
 	if (!err)
 		err = ibm_iam_new(&ic, ibm->http, &ibm->iam);

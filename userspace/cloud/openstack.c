@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "cloud/openstack_int.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define PORT_NAME_PREFIX "sluice-eni"
@@ -53,22 +54,6 @@ struct os_provider {
 static struct os_provider *priv(struct cloud_provider *p)
 {
 	return p->priv;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Query values: everything but RFC 3986's unreserved characters escaped. */
@@ -447,7 +432,7 @@ static void update_backoff(struct os_provider *pv, unsigned attempt, const struc
 
 	if (ra && atoi(ra) > 0)
 		ms = (unsigned)atoi(ra) * 1000;
-	sleep_ms(ms > 30000 ? 30000 : ms);
+	sl_sleep_ms(ms > 30000 ? 30000 : ms);
 }
 
 /* Waits until the port is unbound from the instance (or gone). */
@@ -462,8 +447,8 @@ static int nova_detach(struct os_provider *pv, const char *port_id, struct cloud
  */
 static int wait_unbound(struct os_provider *pv, struct cloud_provider *p, const char *id)
 {
-	uint64_t deadline = now_ms() + pv->detach_timeout_ms;
-	uint64_t resend = now_ms() + pv->detach_resend_ms;
+	uint64_t deadline = sl_now_ms() + pv->detach_timeout_ms;
+	uint64_t resend = sl_now_ms() + pv->detach_resend_ms;
 	int err;
 
 	for (;;) {
@@ -477,17 +462,17 @@ static int wait_unbound(struct os_provider *pv, struct cloud_provider *p, const 
 		json_decref(port);
 		if (done)
 			return 0;
-		if (now_ms() >= deadline) {
+		if (sl_now_ms() >= deadline) {
 			pr_warn("openstack: port %s still attached after %u ms", id, pv->detach_timeout_ms);
 			return -ETIMEDOUT;
 		}
-		if (now_ms() >= resend) {
+		if (sl_now_ms() >= resend) {
 			pr_info("openstack: port %s still bound %u ms after its detach: asking Nova again", id,
 				pv->detach_resend_ms);
 			nova_detach(pv, id, p); /* a failure is logged; the next poll decides */
-			resend = now_ms() + pv->detach_resend_ms;
+			resend = sl_now_ms() + pv->detach_resend_ms;
 		}
-		sleep_ms(pv->poll_ms);
+		sl_sleep_ms(pv->poll_ms);
 	}
 }
 
@@ -693,7 +678,7 @@ static int nova_attach(struct os_provider *pv, struct cloud_provider *p, const c
 
 static int wait_active(struct os_provider *pv, struct cloud_provider *p, const char *id, json_t **port)
 {
-	uint64_t deadline = now_ms() + pv->active_timeout_ms;
+	uint64_t deadline = sl_now_ms() + pv->active_timeout_ms;
 
 	for (;;) {
 		json_t *cur = NULL;
@@ -706,11 +691,11 @@ static int wait_active(struct os_provider *pv, struct cloud_provider *p, const c
 			return 0;
 		}
 		json_decref(cur);
-		if (now_ms() >= deadline) {
+		if (sl_now_ms() >= deadline) {
 			pr_warn("openstack: port %s not ACTIVE after %u ms", id, pv->active_timeout_ms);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(pv->poll_ms);
+		sl_sleep_ms(pv->poll_ms);
 	}
 }
 

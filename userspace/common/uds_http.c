@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 /* The status line and headers, and any one chunk-size or trailer line, must
  * fit here; sluiced's heads are a few hundred bytes. */
 #define RAW_MAX (64u << 10)
@@ -48,18 +50,10 @@ struct reader {
 	size_t remaining; /* R_BODY_LENGTH: body bytes due; R_CHUNK_DATA: chunk bytes due */
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before deadline, or -ETIMEDOUT. */
 static int time_left(int64_t deadline)
 {
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - (int64_t)sl_now_ms();
 
 	if (left <= 0)
 		return -ETIMEDOUT;
@@ -505,7 +499,7 @@ int uds_http_request(const char *sock_path, const char *method, const char *path
 	    timeout_ms <= 0)
 		return -EINVAL;
 	memset(resp, 0, sizeof(*resp));
-	deadline = now_ms() + timeout_ms;
+	deadline = (int64_t)sl_now_ms() + timeout_ms;
 	r.no_body = strcmp(method, "HEAD") == 0;
 
 	err = build_request(method, path, body, body_len, &req, &req_len);

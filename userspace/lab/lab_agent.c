@@ -17,19 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/uds_http.h"
 #include "lab/lab.h"
 #include "lab/lab_int.h"
 #include "netlink/netns.h"
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* Alive (a zombie counts as gone)? */
 static bool pid_alive(int pid)
@@ -92,7 +86,7 @@ int lab_agent_wait_ready(const char *socket_path, int pid, unsigned timeout_ms)
 		 * by its command line: until it has exec'ed, that is ours. */
 		if (pid > 0 && (waitpid(pid, NULL, WNOHANG) == pid || !pid_alive(pid)))
 			return -ESRCH;
-		sleep_ms(50);
+		sl_sleep_ms(50);
 		waited += 50;
 	}
 }
@@ -264,7 +258,7 @@ int lab_agent_kill(int pid, const char *socket_path, int sig)
 		waitpid(pid, NULL, WNOHANG);
 		if (!lab_agent_pid_matches(pid, socket_path))
 			return 0;
-		sleep_ms(20);
+		sl_sleep_ms(20);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, WNOHANG);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "lab/lab.h"
 #include "lab/lab_int.h"
@@ -29,14 +30,6 @@
 
 #define PROBE_PORT 7471
 #define GREETING "sluice\n"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A child serving GREETING on PROBE_PORT in netns until killed. */
 static int start_listener(const char *netns, int *pid_out)
@@ -108,7 +101,7 @@ static uint16_t icmp_csum(const void *data, size_t len)
 static int probe_icmp(struct in_addr dst, uint16_t id, unsigned timeout_ms)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)sl_now_ms() + timeout_ms;
 	struct icmphdr req;
 	int s, err = -ETIMEDOUT;
 
@@ -125,14 +118,14 @@ static int probe_icmp(struct in_addr dst, uint16_t id, unsigned timeout_ms)
 		err = -errno;
 		goto out;
 	}
-	while (now_ms() < deadline) {
+	while ((int64_t)sl_now_ms() < deadline) {
 		struct pollfd pfd = { .fd = s, .events = POLLIN };
 		unsigned char buf[1500];
 		struct iphdr *ip = (struct iphdr *)buf;
 		struct icmphdr *rep;
 		ssize_t n;
 
-		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+		if (poll(&pfd, 1, (int)(deadline - (int64_t)sl_now_ms())) <= 0)
 			continue;
 		n = recv(s, buf, sizeof(buf), 0);
 		if (n < (ssize_t)sizeof(*ip) || n < (ssize_t)(ip->ihl * 4 + sizeof(*rep)))
@@ -152,7 +145,7 @@ out:
 static int probe_tcp(struct in_addr dst, unsigned timeout_ms)
 {
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr = dst, .sin_port = htons(PROBE_PORT) };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)sl_now_ms() + timeout_ms;
 	char buf[16] = { 0 };
 	size_t got = 0;
 	int s, err = -ETIMEDOUT;
@@ -164,11 +157,11 @@ static int probe_tcp(struct in_addr dst, unsigned timeout_ms)
 		err = -errno;
 		goto out;
 	}
-	while (now_ms() < deadline && got < strlen(GREETING)) {
+	while ((int64_t)sl_now_ms() < deadline && got < strlen(GREETING)) {
 		struct pollfd pfd = { .fd = s, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, (int)(deadline - now_ms())) <= 0)
+		if (poll(&pfd, 1, (int)(deadline - (int64_t)sl_now_ms())) <= 0)
 			continue;
 		n = read(s, buf + got, sizeof(buf) - 1 - got);
 		if (n <= 0) {

@@ -11,6 +11,7 @@
 
 #include <bpf/bpf.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "pins.h"
 
@@ -22,14 +23,6 @@ static const char *errname(int err)
 	const char *name = strerrorname_np(err < 0 ? -err : err);
 
 	return name ? name : "E?";
-}
-
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * NSEC_PER_SEC + (__u64)ts.tv_nsec;
 }
 
 __u64 ct_gc_timeout_ns(__u8 proto, __u8 state)
@@ -173,7 +166,7 @@ out:
 int ct_gc_pass(const struct sl_maps *m, __u64 now_ns, struct ct_gc_result *res, struct ct_gc_counts *counts)
 {
 	struct vec stale = { .size = sizeof(struct sl_ct_key) }, ifs = { .size = sizeof(__u32) };
-	__u64 t0 = monotonic_ns();
+	__u64 t0 = sl_now_ns();
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -206,7 +199,7 @@ int ct_gc_pass(const struct sl_maps *m, __u64 now_ns, struct ct_gc_result *res, 
 		res->live = (__u32)ifs.n;
 		err = counts_build(&ifs, counts, &res->ifindexes);
 	}
-	res->duration_ns = monotonic_ns() - t0;
+	res->duration_ns = sl_now_ns() - t0;
 	if (err && counts)
 		ct_gc_counts_free(counts);
 	free(stale.v);
