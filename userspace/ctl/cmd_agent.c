@@ -53,20 +53,6 @@ int cmd_status(int argc, char **argv)
 	return 0;
 }
 
-static void print_labels(json_t *labels)
-{
-	const char *k;
-	json_t *v;
-	bool first = true;
-
-	json_object_foreach(labels, k, v) {
-		printf("%s%s=%s", first ? "" : ",", k, json_string_value(v));
-		first = false;
-	}
-	if (first)
-		printf("-");
-}
-
 static int endpoint_list(int argc, char **argv)
 {
 	json_t *res, *ep;
@@ -90,7 +76,7 @@ static int endpoint_list(int argc, char **argv)
 		snprintf(pod, sizeof(pod), "%s/%s", str(ep, "namespace"), str(ep, "pod"));
 		printf("%-32s %-16s %-15s %-17s %-8s ", pod, str(ep, "ip"), str(ep, "hostVeth"), str(ep, "mac"),
 		       str(ep, "eniName"));
-		print_labels(json_object_get(ep, "labels"));
+		ctl_print_labels(json_object_get(ep, "labels"));
 		printf("\n");
 	}
 	json_decref(res);

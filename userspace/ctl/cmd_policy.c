@@ -11,23 +11,10 @@
 #include <time.h>
 
 #include "common/addr.h"
+#include "common/clock.h"
 #include "ctl/ctl.h"
 #include "maps/maps.h"
 #include "policy_types.h"
-
-static void print_labels(json_t *labels)
-{
-	const char *k;
-	json_t *v;
-	bool first = true;
-
-	json_object_foreach(labels, k, v) {
-		printf("%s%s=%s", first ? "" : ",", k, json_string_value(v));
-		first = false;
-	}
-	if (first)
-		printf("-");
-}
 
 static void print_direction(const char *name, json_t *dir)
 {
@@ -62,7 +49,7 @@ static int policy_show(int argc, char **argv)
 	}
 	printf("pod %s  ip %s  identity %lld  labels ", argv[0], json_string_value(json_object_get(res, "ip")),
 	       (long long)json_integer_value(json_object_get(res, "identity")));
-	print_labels(json_object_get(res, "labels"));
+	ctl_print_labels(json_object_get(res, "labels"));
 	printf("\n");
 	print_direction("ingress", json_object_get(res, "ingress"));
 	print_direction("egress", json_object_get(res, "egress"));
@@ -103,7 +90,7 @@ static int identity_list(int argc, char **argv)
 		       json_string_value(json_object_get(id, "namespace"))[0]
 			       ? json_string_value(json_object_get(id, "namespace"))
 			       : "-");
-		print_labels(json_object_get(id, "labels"));
+		ctl_print_labels(json_object_get(id, "labels"));
 		printf("  ");
 		json_array_foreach(json_object_get(id, "localPods"), j, p)
 			printf("%s%s", j ? "," : "", json_string_value(p));
@@ -203,7 +190,6 @@ static int pod_ip(const char *pod, struct sl_ip *ip)
 static int ct_list(int argc, char **argv)
 {
 	struct ct_view view = { .list = json_array() };
-	struct timespec ts;
 	struct sl_maps m;
 	int err = 0;
 
@@ -218,8 +204,7 @@ static int ct_list(int argc, char **argv)
 		json_decref(view.list);
 		return err == -EINVAL ? err : ctl_error(err, "open pinned maps in %s: %s", ctl.pin_dir, strerror(-err));
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	view.now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	view.now_ns = sl_now_ns();
 	err = maps_ct_foreach(&m, ct_line, &view);
 	maps_close(&m);
 	if (err) {

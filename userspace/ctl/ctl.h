@@ -32,6 +32,8 @@ int ctl_dispatch(const struct ctl_cmd *cmds, const char *what, int argc, char **
 __attribute__((format(printf, 2, 3))) int ctl_error(int err, const char *fmt, ...);
 /* Prints j (takes it) as JSON. */
 void ctl_print_json(json_t *j);
+/* Labels as k=v,k=v ("-" when there are none), without a newline. */
+void ctl_print_labels(json_t *labels);
 /* GET path from the agent; *out is its JSON body. */
 int ctl_agent_get(const char *path, json_t **out);
 

@@ -90,6 +90,20 @@ int ctl_error(int err, const char *fmt, ...)
 	return err ? err : -EINVAL;
 }
 
+void ctl_print_labels(json_t *labels)
+{
+	const char *k;
+	json_t *v;
+	bool first = true;
+
+	json_object_foreach(labels, k, v) {
+		printf("%s%s=%s", first ? "" : ",", k, json_string_value(v));
+		first = false;
+	}
+	if (first)
+		printf("-");
+}
+
 void ctl_print_json(json_t *j)
 {
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
